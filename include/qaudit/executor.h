@@ -1,0 +1,69 @@
+// Running a Graph: float models in fp32, quantized models with integer arithmetic that is
+// bit-exact with the runtime named by the Numerics mode.
+#ifndef QAUDIT_EXECUTOR_H_
+#define QAUDIT_EXECUTOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "qaudit/graph.h"
+#include "qaudit/status.h"
+
+namespace qaudit {
+
+// Whose integer arithmetic to reproduce. Float ops are fp32 in every mode.
+enum class Numerics {
+  // TFLite's reference integer kernels (reference_ops / reference_integer_ops), which
+  // requantize with double rounding (SaturatingRoundingDoublingHighMul, then
+  // RoundingDivideByPOT).
+  kReference,
+  // TFLite's interpreter with its built-in kernels and no delegate. Where an op's
+  // optimized kernel rounds differently from the reference (fully-connected requantizes
+  // once, through ruy), this mode does what the interpreter does.
+  kTflite,
+  // TFLite's interpreter with its default XNNPACK delegate: fp32 requantization with
+  // round-half-to-even for the ops XNNPACK takes, the built-in kernels for the rest.
+  kXnnpack,
+};
+const char* NumericsName(Numerics n);
+std::optional<Numerics> NumericsFromName(const std::string& name);
+
+struct ExecutorOptions {
+  Numerics numerics = Numerics::kTflite;
+  int num_threads = 2;  // RunBatch splits samples over this many threads
+};
+
+// Called with (samples done, samples total) while RunBatch works.
+using ProgressFn = std::function<void(int64_t, int64_t)>;
+
+class Executor {
+ public:
+  // Validates every operator (types, shapes, quantization parameters) and precomputes
+  // multipliers; a model that passes Create runs without further checks.
+  static Result<std::unique_ptr<Executor>> Create(Graph graph, const ExecutorOptions& options = {});
+  ~Executor();
+
+  const Graph& graph() const;
+
+  // One invocation: `inputs` match the graph inputs in order, dtype and shape.
+  Result<std::vector<HostTensor>> Run(const std::vector<HostTensor>& inputs) const;
+
+  // Many invocations: each input holds N samples stacked along a new leading axis
+  // ([N, ...graph input shape]) or, when the graph input's first dimension is 1, along
+  // that axis ([N, rest...]). Outputs are stacked the same way. Results do not depend on
+  // the number of threads.
+  Result<std::vector<HostTensor>> RunBatch(const std::vector<HostTensor>& inputs, const ProgressFn& progress = {}) const;
+
+ private:
+  struct Impl;
+  explicit Executor(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace qaudit
+
+#endif  // QAUDIT_EXECUTOR_H_

@@ -1,0 +1,246 @@
+// qaudit run: execute a model on files and write its outputs.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <string>
+
+#include "cli/cli.h"
+#include "qaudit/data.h"
+#include "qaudit/executor.h"
+#include "qaudit/tflite.h"
+
+namespace qaudit::cli {
+namespace {
+
+constexpr const char* kHelp = R"HELP(usage: qaudit run MODEL.tflite --input [NAME=]FILE ... --output-dir DIR [options]
+
+Runs MODEL on the given inputs and writes output K as DIR/output_K.npy (the model's dtype;
+shape [N, ...] when the inputs hold N samples). Integer ops compute exactly what the
+runtime named by --numerics computes.
+
+inputs (one --input per model input; NAME= binds by tensor name, else by order):
+  FILE.npy     the tensor itself, in the input's dtype: float32, int8, uint8, int16 or
+               int32. An array with one more leading dimension, or whose first
+               dimension replaces the model's batch of 1, is a batch of samples.
+  FILE.bmp     an image whose height, width and channels match a [1,H,W,C] input:
+               uint8 inputs take the pixels as they are, int8 inputs pixel - 128,
+               float32 inputs pixel / 255.
+  FILE.idx, FILE.idx.gz, FILE-idx3-ubyte.gz
+               an IDX image file (e.g. Fashion-MNIST), each image one sample, converted
+               like a BMP.
+
+options:
+  --output-dir DIR     where to write the outputs (created if missing)
+  --numerics MODE      reference: TFLite's reference integer kernels (double rounding)
+                       tflite:    TFLite's built-in kernels, no delegate (default)
+                       xnnpack:   TFLite with its default XNNPACK delegate
+  --threads N          threads for batches (default 2); results do not depend on it
+  --top K              print the K largest values of output 0 for each of the first
+                       samples (dequantized when quantized)
+  --labels FILE        one label per line, for --top
+  --quiet              print nothing but errors
+)HELP";
+
+bool IsImageFile(const std::string& path) {
+  auto ends = [&](const char* s) { return path.size() >= std::strlen(s) && path.compare(path.size() - std::strlen(s), std::string::npos, s) == 0; };
+  return ends(".idx") || ends(".idx.gz") || ends("ubyte") || ends("ubyte.gz");
+}
+
+// Converts uint8 pixels [N?, H, W, C?] into samples of `input`.
+Result<HostTensor> PixelsToInput(const HostTensor& pixels, const Tensor& input, const std::string& file, bool batch) {
+  const int64_t per_sample = input.num_elements();
+  const int64_t total = pixels.num_elements();
+  if (per_sample <= 0 || total % per_sample != 0 || (!batch && total != per_sample)) {
+    return Status::InvalidArgument(file + ": image data " + ShapeToString(pixels.shape) + " does not fit input '" +
+                                   input.name + "' " + ShapeToString(input.shape));
+  }
+  HostTensor t;
+  t.dtype = input.dtype;
+  t.shape = input.shape;
+  t.shape.insert(t.shape.begin(), static_cast<int32_t>(total / per_sample));
+  t.bytes.resize(static_cast<size_t>(total) * DTypeSize(input.dtype));
+  const uint8_t* p = pixels.data<uint8_t>();
+  switch (input.dtype) {
+    case DType::kUInt8: std::copy(p, p + total, t.data<uint8_t>()); break;
+    case DType::kInt8:
+      for (int64_t i = 0; i < total; ++i) t.data<int8_t>()[i] = static_cast<int8_t>(p[i] - 128);
+      break;
+    case DType::kFloat32:
+      for (int64_t i = 0; i < total; ++i) t.data<float>()[i] = p[i] / 255.0f;
+      break;
+    default:
+      return Status::Unsupported(file + ": images can feed uint8, int8 or float32 inputs, not " +
+                                 DTypeName(input.dtype) + " ('" + input.name + "')");
+  }
+  return t;
+}
+
+Result<HostTensor> LoadInput(const std::string& file, const Tensor& input) {
+  if (file.size() > 4 && file.compare(file.size() - 4, 4, ".bmp") == 0) {
+    QAUDIT_ASSIGN_OR_RETURN(HostTensor pixels, ReadBmp(file));
+    return PixelsToInput(pixels, input, file, false);
+  }
+  if (IsImageFile(file)) {
+    QAUDIT_ASSIGN_OR_RETURN(HostTensor pixels, ReadIdx(file));
+    return PixelsToInput(pixels, input, file, true);
+  }
+  return ReadNpy(file);
+}
+
+std::vector<float> Dequantized(const HostTensor& t, const Tensor& spec, int64_t begin, int64_t count) {
+  std::vector<float> v(count);
+  const float scale = spec.quant.scale.empty() ? 1.0f : spec.quant.scale[0];
+  const float zp = static_cast<float>(spec.quant.zero_point_at(0));
+  for (int64_t i = 0; i < count; ++i) {
+    switch (t.dtype) {
+      case DType::kFloat32: v[i] = t.data<float>()[begin + i]; break;
+      case DType::kInt8: v[i] = (t.data<int8_t>()[begin + i] - zp) * scale; break;
+      case DType::kUInt8: v[i] = (t.data<uint8_t>()[begin + i] - zp) * scale; break;
+      case DType::kInt16: v[i] = (t.data<int16_t>()[begin + i] - zp) * scale; break;
+      case DType::kInt32: v[i] = static_cast<float>(t.data<int32_t>()[begin + i]); break;
+      default: v[i] = 0; break;
+    }
+  }
+  return v;
+}
+
+void DrawProgress(int64_t done, int64_t total) {
+  const int width = 40;
+  const int filled = total ? static_cast<int>(width * done / total) : width;
+  std::fprintf(stderr, "\r[%s%s] %lld/%lld", std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
+               static_cast<long long>(done), static_cast<long long>(total));
+  if (done == total) std::fputc('\n', stderr);
+}
+
+}  // namespace
+
+int Run(int argc, char** argv) {
+  Args args(argc, argv, 2);
+  if (args.Flag("--help") || args.Flag("-h")) {
+    std::fputs(kHelp, stdout);
+    return kExitOk;
+  }
+  const auto input_args = args.Values("--input");
+  const std::string out_dir = args.Value("--output-dir");
+  const std::string numerics_name = args.Value("--numerics", "tflite");
+  const std::string threads_text = args.Value("--threads", "2");
+  const std::string top_text = args.Value("--top", "0");
+  const std::string labels_path = args.Value("--labels");
+  const bool quiet = args.Flag("--quiet");
+  auto positionals = args.Positionals();
+  if (!positionals.ok()) return Fail("run", positionals.status());
+  if (positionals->size() != 1) {
+    std::fputs(kHelp, stderr);
+    return kExitBadInput;
+  }
+  const std::string& model_path = (*positionals)[0];
+  const auto numerics = NumericsFromName(numerics_name);
+  if (!numerics) return Fail("run", Status::InvalidArgument("--numerics must be reference, tflite or xnnpack, not '" + numerics_name + "'"));
+  int threads = 0, top = 0;
+  try {
+    threads = std::stoi(threads_text);
+    top = std::stoi(top_text);
+  } catch (...) {
+    return Fail("run", Status::InvalidArgument("--threads and --top take whole numbers"));
+  }
+  if (threads < 1 || threads > 256) return Fail("run", Status::InvalidArgument("--threads must be 1 to 256"));
+  if (out_dir.empty() && top == 0) return Fail("run", Status::InvalidArgument("give --output-dir DIR (or --top K)"));
+
+  auto graph = ReadTfliteFile(model_path);
+  if (!graph.ok()) return Fail("run", graph.status());
+  if (!quiet) {
+    for (const std::string& w : GraphWarnings(*graph)) std::fprintf(stderr, "warning: %s\n", w.c_str());
+  }
+  RepairGraph(*graph);  // what GraphWarnings reported, qaudit reads the one way it can mean
+  const Graph& g = *graph;
+  if (input_args.size() != g.inputs.size()) {
+    return Fail("run", Status::InvalidArgument(model_path + " has " + std::to_string(g.inputs.size()) +
+                                               " inputs but " + std::to_string(input_args.size()) +
+                                               " --input were given"));
+  }
+  std::vector<HostTensor> inputs(g.inputs.size());
+  std::vector<bool> bound(g.inputs.size(), false);
+  for (size_t pos = 0; pos < input_args.size(); ++pos) {
+    std::string arg = input_args[pos], file = arg;
+    size_t k = pos;
+    const size_t eq = arg.find('=');
+    if (eq != std::string::npos) {
+      const std::string name = arg.substr(0, eq);
+      auto it = std::find_if(g.inputs.begin(), g.inputs.end(), [&](int t) { return g.tensors[t].name == name; });
+      if (it != g.inputs.end()) {
+        k = static_cast<size_t>(it - g.inputs.begin());
+        file = arg.substr(eq + 1);
+      }
+    }
+    if (bound[k]) return Fail("run", Status::InvalidArgument("input " + std::to_string(k) + " is given twice"));
+    bound[k] = true;
+    auto t = LoadInput(file, g.tensors[g.inputs[k]]);
+    if (!t.ok()) return Fail("run", t.status());
+    inputs[k] = std::move(t).value();
+  }
+
+  ExecutorOptions options;
+  options.numerics = *numerics;
+  options.num_threads = threads;
+  auto executor = Executor::Create(std::move(graph).value(), options);
+  if (!executor.ok()) return Fail("run", executor.status().WithContext(model_path));
+  const Graph& eg = (*executor)->graph();
+  const bool show_progress = !quiet && isatty(STDERR_FILENO);
+  const auto start = std::chrono::steady_clock::now();
+  auto outputs = (*executor)->RunBatch(inputs, show_progress ? ProgressFn(DrawProgress) : ProgressFn());
+  if (!outputs.ok()) return Fail("run", outputs.status());
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const int64_t samples = outputs->empty() ? 0 : (*outputs)[0].shape[0];
+
+  if (!out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(out_dir, ec);
+    if (ec) return Fail("run", Status::IOError(out_dir + ": " + ec.message()));
+    for (size_t k = 0; k < outputs->size(); ++k) {
+      const std::string file = out_dir + "/output_" + std::to_string(k) + ".npy";
+      Status s = WriteNpy(file, (*outputs)[k]);
+      if (!s.ok()) return Fail("run", s);
+      if (!quiet) {
+        const Tensor& t = eg.tensors[eg.outputs[k]];
+        std::printf("output %zu '%s' %s%s -> %s\n", k, t.name.c_str(), DTypeName((*outputs)[k].dtype),
+                    ShapeToString((*outputs)[k].shape).c_str(), file.c_str());
+      }
+    }
+  }
+  if (top > 0 && !outputs->empty()) {
+    std::vector<std::string> labels;
+    if (!labels_path.empty()) {
+      std::ifstream in(labels_path);
+      if (!in) return Fail("run", Status::NotFound(labels_path + ": cannot open labels file"));
+      for (std::string line; std::getline(in, line);) labels.push_back(line);
+    }
+    const HostTensor& out = (*outputs)[0];
+    const Tensor& spec = eg.tensors[eg.outputs[0]];
+    const int64_t per_sample = samples ? out.num_elements() / samples : 0;
+    for (int64_t s = 0; s < std::min<int64_t>(samples, 10); ++s) {
+      auto v = Dequantized(out, spec, s * per_sample, per_sample);
+      std::vector<int> order(v.size());
+      std::iota(order.begin(), order.end(), 0);
+      const int k = std::min<int>(top, static_cast<int>(order.size()));
+      std::partial_sort(order.begin(), order.begin() + k, order.end(), [&](int a, int b) { return v[a] > v[b]; });
+      std::printf("sample %lld top %d:\n", static_cast<long long>(s), k);
+      for (int i = 0; i < k; ++i) {
+        const int c = order[i];
+        std::printf("  %5d %9.5f  %s\n", c, v[c], c < static_cast<int>(labels.size()) ? labels[c].c_str() : "");
+      }
+    }
+  }
+  if (!quiet) {
+    std::printf("ran %lld sample(s) with %s numerics on %d thread(s) in %.3f s\n", static_cast<long long>(samples),
+                NumericsName(*numerics), threads, seconds);
+  }
+  return kExitOk;
+}
+
+}  // namespace qaudit::cli

@@ -1,0 +1,62 @@
+#include <cstring>
+#include <fstream>
+#include <iterator>
+
+#include "qaudit/data.h"
+
+namespace qaudit {
+namespace {
+
+uint32_t Le32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24); }
+uint16_t Le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+
+}  // namespace
+
+Result<HostTensor> ReadBmp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status::NotFound(path + ": cannot open file");
+  std::vector<uint8_t> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto bad = [&](const std::string& what) { return Status::InvalidArgument(path + ": unsupported or corrupt BMP: " + what); };
+  if (b.size() < 54 || b[0] != 'B' || b[1] != 'M') return bad("no BM header");
+  const uint32_t data_offset = Le32(&b[10]);
+  const uint32_t info_size = Le32(&b[14]);
+  const int32_t width = static_cast<int32_t>(Le32(&b[18]));
+  int32_t height = static_cast<int32_t>(Le32(&b[22]));
+  const uint16_t bpp = Le16(&b[28]);
+  const uint32_t compression = Le32(&b[30]);
+  if (compression != 0 && !(compression == 3 && bpp == 32)) return bad("compressed (method " + std::to_string(compression) + ")");
+  if (bpp != 8 && bpp != 24 && bpp != 32) return bad(std::to_string(bpp) + " bits per pixel");
+  const bool bottom_up = height > 0;
+  height = bottom_up ? height : -height;
+  if (width <= 0 || height <= 0 || width > 1 << 15 || height > 1 << 15) return bad("size " + std::to_string(width) + "x" + std::to_string(height));
+  const size_t row_bytes = (static_cast<size_t>(width) * bpp / 8 + 3) / 4 * 4;
+  if (data_offset + row_bytes * height > b.size()) return bad("truncated pixel data");
+  // 8-bit images are grey only if the palette is grey.
+  const uint8_t* palette = &b[14 + info_size];
+  if (bpp == 8) {
+    if (14 + info_size + 256 * 4 > data_offset) return bad("8-bit image without a 256-entry palette");
+    for (int i = 0; i < 256; ++i) {
+      if (palette[4 * i] != palette[4 * i + 1] || palette[4 * i] != palette[4 * i + 2]) return bad("colour palette");
+    }
+  }
+  HostTensor t;
+  t.dtype = DType::kUInt8;
+  const int channels = bpp == 8 ? 1 : 3;
+  t.shape = {height, width, channels};
+  t.bytes.resize(static_cast<size_t>(height) * width * channels);
+  for (int y = 0; y < height; ++y) {
+    const uint8_t* row = &b[data_offset + row_bytes * (bottom_up ? height - 1 - y : y)];
+    uint8_t* out = &t.bytes[static_cast<size_t>(y) * width * channels];
+    for (int x = 0; x < width; ++x) {
+      if (bpp == 8) {
+        out[x] = palette[4 * row[x]];
+      } else {
+        const uint8_t* px = row + x * (bpp / 8);  // stored as B, G, R
+        out[3 * x] = px[2], out[3 * x + 1] = px[1], out[3 * x + 2] = px[0];
+      }
+    }
+  }
+  return t;
+}
+
+}  // namespace qaudit

@@ -1,0 +1,62 @@
+// ADD and SUB. Quantized inputs are brought to a common scale before adding: each input,
+// centred and shifted left by `left_shift` bits for headroom, is multiplied by
+// s_i / (2 * max(s_a, s_b)); the sum is multiplied by 2 * max(s_a, s_b) / (2^left_shift * s_out).
+// Every multiplication rounds twice (SRDHM, then RoundingDivideByPOT), as TFLite does.
+#ifndef QAUDIT_SRC_KERNELS_ADD_H_
+#define QAUDIT_SRC_KERNELS_ADD_H_
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/broadcast.h"
+#include "kernels/requantize.h"
+
+namespace qaudit::kernels {
+
+inline void AddFloat(const BroadcastPlan& p, const float* a, const float* b, bool subtract, float act_min,
+                     float act_max, float* out) {
+  ForEachBroadcast(p, [&](int64_t o, int64_t i, int64_t j) {
+    const float v = subtract ? a[i] - b[j] : a[i] + b[j];
+    out[o] = std::min(std::max(v, act_min), act_max);
+  });
+}
+
+struct QuantizedAddParams {
+  bool subtract = false;
+  int left_shift = 20;  // 20 for 8-bit, 15 for int16
+  int32_t a_zero_point = 0, b_zero_point = 0, out_zero_point = 0;
+  QuantizedMultiplier a_multiplier, b_multiplier, out_multiplier;
+  int32_t act_min = 0, act_max = 0;
+};
+
+inline QuantizedAddParams MakeQuantizedAddParams(bool subtract, int left_shift, double a_scale, int32_t a_zp,
+                                                 double b_scale, int32_t b_zp, double out_scale, int32_t out_zp,
+                                                 int32_t act_min, int32_t act_max) {
+  QuantizedAddParams p;
+  p.subtract = subtract;
+  p.left_shift = left_shift;
+  p.a_zero_point = a_zp, p.b_zero_point = b_zp, p.out_zero_point = out_zp;
+  const double twice_max = 2 * std::max(a_scale, b_scale);
+  p.a_multiplier = QuantizeMultiplier(a_scale / twice_max);
+  p.b_multiplier = QuantizeMultiplier(b_scale / twice_max);
+  p.out_multiplier = QuantizeMultiplier(twice_max / ((1 << left_shift) * out_scale));
+  p.act_min = act_min, p.act_max = act_max;
+  return p;
+}
+
+template <typename T>
+void AddQuantized(const BroadcastPlan& plan, const T* a, const T* b, const QuantizedAddParams& p, T* out) {
+  ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
+    const int32_t a_scaled =
+        MultiplyByQuantizedMultiplierDoubleRounding((a[i] - p.a_zero_point) * (1 << p.left_shift), p.a_multiplier);
+    const int32_t b_scaled =
+        MultiplyByQuantizedMultiplierDoubleRounding((b[j] - p.b_zero_point) * (1 << p.left_shift), p.b_multiplier);
+    const int32_t sum = p.subtract ? a_scaled - b_scaled : a_scaled + b_scaled;
+    const int32_t v = MultiplyByQuantizedMultiplierDoubleRounding(sum, p.out_multiplier) + p.out_zero_point;
+    out[o] = static_cast<T>(std::min(std::max(v, p.act_min), p.act_max));
+  });
+}
+
+}  // namespace qaudit::kernels
+
+#endif  // QAUDIT_SRC_KERNELS_ADD_H_

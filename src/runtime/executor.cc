@@ -1,0 +1,230 @@
+#include "qaudit/executor.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <thread>
+
+#include "runtime/op_kernel.h"
+
+namespace qaudit {
+
+using runtime::EvalFn;
+using runtime::PrepareContext;
+using runtime::Workspace;
+
+const char* NumericsName(Numerics n) {
+  switch (n) {
+    case Numerics::kReference: return "reference";
+    case Numerics::kTflite: return "tflite";
+    case Numerics::kXnnpack: return "xnnpack";
+  }
+  return "?";
+}
+
+std::optional<Numerics> NumericsFromName(const std::string& name) {
+  for (Numerics n : {Numerics::kReference, Numerics::kTflite, Numerics::kXnnpack}) {
+    if (name == NumericsName(n)) return n;
+  }
+  return std::nullopt;
+}
+
+namespace {
+
+Result<EvalFn> PrepareOperator(const PrepareContext& ctx) {
+  switch (ctx.op.kind) {
+#define QAUDIT_OP(kind, tflite_name, code, options) \
+  case OpKind::k##kind: return runtime::Prepare##kind(ctx);
+#include "qaudit/ops.def"
+#undef QAUDIT_OP
+  }
+  return ctx.Unsupported("no kernel");
+}
+
+size_t ByteSize(const Tensor& t) { return static_cast<size_t>(t.num_elements()) * DTypeSize(t.dtype); }
+
+}  // namespace
+
+struct Executor::Impl {
+  Graph graph;
+  ExecutorOptions options;
+  std::vector<EvalFn> evals;
+  // Activations live in one arena per invocation; constants are read from the graph.
+  std::vector<int64_t> arena_offset;  // -1 for constants
+  size_t arena_size = 0;
+
+  std::vector<uint8_t> NewArena() const { return std::vector<uint8_t>(arena_size); }
+
+  Workspace MakeWorkspace(std::vector<uint8_t>& arena) const {
+    std::vector<void*> data(graph.tensors.size(), nullptr);
+    for (size_t t = 0; t < graph.tensors.size(); ++t) {
+      data[t] = arena_offset[t] >= 0 ? static_cast<void*>(arena.data() + arena_offset[t])
+                                     : const_cast<uint8_t*>(graph.tensors[t].data.data());
+    }
+    return Workspace(std::move(data));
+  }
+
+  // Runs sample `sample` of a batch: input k's bytes are taken at offset sample * size.
+  void RunSample(std::vector<uint8_t>& arena, const Workspace& ws, const std::vector<const uint8_t*>& inputs,
+                 int64_t sample, const std::vector<uint8_t*>& outputs) const {
+    for (size_t k = 0; k < graph.inputs.size(); ++k) {
+      const size_t n = ByteSize(graph.tensors[graph.inputs[k]]);
+      std::memcpy(arena.data() + arena_offset[graph.inputs[k]], inputs[k] + sample * n, n);
+    }
+    for (const EvalFn& eval : evals) eval(ws);
+    for (size_t k = 0; k < graph.outputs.size(); ++k) {
+      const Tensor& t = graph.tensors[graph.outputs[k]];
+      const size_t n = ByteSize(t);
+      const uint8_t* src = arena_offset[graph.outputs[k]] >= 0 ? arena.data() + arena_offset[graph.outputs[k]]
+                                                               : t.data.data();
+      std::memcpy(outputs[k] + sample * n, src, n);
+    }
+  }
+};
+
+Executor::Executor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Executor::~Executor() = default;
+const Graph& Executor::graph() const { return impl_->graph; }
+
+Result<std::unique_ptr<Executor>> Executor::Create(Graph graph, const ExecutorOptions& options) {
+  QAUDIT_RETURN_IF_ERROR(VerifyGraph(graph));
+  auto impl = std::make_unique<Impl>();
+  impl->graph = std::move(graph);
+  impl->options = options;
+  const Graph& g = impl->graph;
+  for (int t : g.inputs) {
+    if (g.tensors[t].is_constant) {
+      return Status::InvalidArgument("graph input tensor " + std::to_string(t) + " '" + g.tensors[t].name +
+                                     "' is a constant");
+    }
+  }
+  for (size_t i = 0; i < g.operators.size(); ++i) {
+    PrepareContext ctx{g, g.operators[i], static_cast<int>(i), options.numerics};
+    QAUDIT_ASSIGN_OR_RETURN(EvalFn eval, PrepareOperator(ctx));
+    impl->evals.push_back(std::move(eval));
+  }
+  impl->arena_offset.assign(g.tensors.size(), -1);
+  for (size_t t = 0; t < g.tensors.size(); ++t) {
+    if (g.tensors[t].is_constant) continue;
+    impl->arena_offset[t] = static_cast<int64_t>(impl->arena_size);
+    impl->arena_size += (ByteSize(g.tensors[t]) + 63) / 64 * 64;  // cache-line aligned slots
+  }
+  return std::unique_ptr<Executor>(new Executor(std::move(impl)));
+}
+
+namespace {
+
+// How many samples `in` holds for graph input `t`: [N, ...shape] or, when shape[0] == 1,
+// [N, shape[1:]...]. Returns -1 when it fits neither.
+int64_t SamplesIn(const HostTensor& in, const Tensor& t) {
+  const Shape& s = t.shape;
+  if (in.shape.size() == s.size() + 1 && std::equal(s.begin(), s.end(), in.shape.begin() + 1)) return in.shape[0];
+  if (!s.empty() && s[0] == 1 && in.shape.size() == s.size() &&
+      std::equal(s.begin() + 1, s.end(), in.shape.begin() + 1)) {
+    return in.shape[0];
+  }
+  return -1;
+}
+
+}  // namespace
+
+Result<std::vector<HostTensor>> Executor::RunBatch(const std::vector<HostTensor>& inputs,
+                                                   const ProgressFn& progress) const {
+  const Graph& g = impl_->graph;
+  if (inputs.size() != g.inputs.size()) {
+    return Status::InvalidArgument("the model has " + std::to_string(g.inputs.size()) + " inputs but " +
+                                   std::to_string(inputs.size()) + " were given");
+  }
+  int64_t samples = -1;
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const Tensor& t = g.tensors[g.inputs[k]];
+    const std::string label = "input " + std::to_string(k) + " '" + t.name + "'";
+    if (inputs[k].dtype != t.dtype) {
+      return Status::InvalidArgument(label + " is " + DTypeName(t.dtype) + " but " + DTypeName(inputs[k].dtype) +
+                                     " data was given");
+    }
+    const int64_t n = SamplesIn(inputs[k], t);
+    if (n < 0) {
+      return Status::InvalidArgument(label + " has shape " + ShapeToString(t.shape) + "; data of shape " +
+                                     ShapeToString(inputs[k].shape) + " is not a batch of it");
+    }
+    if (samples >= 0 && n != samples) {
+      return Status::InvalidArgument(label + " holds " + std::to_string(n) + " samples but input 0 holds " +
+                                     std::to_string(samples));
+    }
+    if (inputs[k].bytes.size() != static_cast<size_t>(n) * ByteSize(t)) {
+      return Status::InvalidArgument(label + " has " + std::to_string(inputs[k].bytes.size()) + " bytes, expected " +
+                                     std::to_string(n * ByteSize(t)));
+    }
+    samples = n;
+  }
+  if (samples < 0) samples = 1;  // a model without inputs still runs once
+
+  std::vector<HostTensor> outputs(g.outputs.size());
+  std::vector<uint8_t*> out_ptrs;
+  for (size_t k = 0; k < g.outputs.size(); ++k) {
+    const Tensor& t = g.tensors[g.outputs[k]];
+    outputs[k].dtype = t.dtype;
+    outputs[k].shape = t.shape;
+    if (!t.shape.empty() && t.shape[0] == 1 && !inputs.empty() && inputs[0].shape.size() == g.tensors[g.inputs[0]].shape.size()) {
+      outputs[k].shape[0] = static_cast<int32_t>(samples);
+    } else {
+      outputs[k].shape.insert(outputs[k].shape.begin(), static_cast<int32_t>(samples));
+    }
+    outputs[k].bytes.resize(static_cast<size_t>(samples) * ByteSize(t));
+    out_ptrs.push_back(outputs[k].bytes.data());
+  }
+  std::vector<const uint8_t*> in_ptrs;
+  for (const HostTensor& in : inputs) in_ptrs.push_back(in.bytes.data());
+
+  const int threads = static_cast<int>(std::clamp<int64_t>(impl_->options.num_threads, 1, samples));
+  std::atomic<int64_t> done{0};
+  auto worker = [&](int64_t begin, int64_t end) {
+    std::vector<uint8_t> arena = impl_->NewArena();
+    const Workspace ws = impl_->MakeWorkspace(arena);
+    for (int64_t s = begin; s < end; ++s) {
+      impl_->RunSample(arena, ws, in_ptrs, s, out_ptrs);
+      done.fetch_add(1, std::memory_order_relaxed);
+    }
+  };
+  std::vector<std::thread> pool;
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker, samples * t / threads, samples * (t + 1) / threads);
+  if (progress && threads > 1) {
+    std::thread first(worker, 0, samples / threads);
+    while (done.load() < samples) {
+      progress(done.load(), samples);
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    first.join();
+  } else {
+    worker(0, samples / threads);
+  }
+  for (std::thread& t : pool) t.join();
+  if (progress) progress(samples, samples);
+  return outputs;
+}
+
+Result<std::vector<HostTensor>> Executor::Run(const std::vector<HostTensor>& inputs) const {
+  const Graph& g = impl_->graph;
+  for (size_t k = 0; k < inputs.size() && k < g.inputs.size(); ++k) {
+    const Tensor& t = g.tensors[g.inputs[k]];
+    if (inputs[k].shape != t.shape && inputs[k].num_elements() == t.num_elements()) continue;
+    if (inputs[k].shape != t.shape) {
+      return Status::InvalidArgument("input " + std::to_string(k) + " '" + t.name + "' has shape " +
+                                     ShapeToString(t.shape) + " but data of shape " +
+                                     ShapeToString(inputs[k].shape) + " was given");
+    }
+  }
+  // A single invocation is a batch of one whose shapes are the graph's own.
+  std::vector<HostTensor> batch = inputs;
+  for (size_t k = 0; k < batch.size() && k < g.inputs.size(); ++k) {
+    batch[k].shape = g.tensors[g.inputs[k]].shape;
+    batch[k].shape.insert(batch[k].shape.begin(), 1);
+  }
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<HostTensor> outputs, RunBatch(batch));
+  for (size_t k = 0; k < outputs.size(); ++k) outputs[k].shape = g.tensors[g.outputs[k]].shape;
+  return outputs;
+}
+
+}  // namespace qaudit

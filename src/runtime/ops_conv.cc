@@ -1,0 +1,271 @@
+// CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: the accumulating ops.
+#include <cmath>
+#include <string>
+
+#include "kernels/conv.h"
+#include "kernels/fully_connected.h"
+#include "runtime/op_kernel.h"
+#include "runtime/op_util.h"
+
+namespace qaudit::runtime {
+namespace {
+
+using kernels::OutputStage;
+using kernels::Rounding;
+
+// Which requantization each runtime applies to an accumulating op. These rules were
+// established against TFLite's own interpreter (tests/oracle); the reference kernels
+// always round twice.
+Rounding AccumulatorRounding(const PrepareContext& ctx, DType input_type) {
+  if (input_type == DType::kInt16) return Rounding::kInt64;  // 16x8 kernels, every runtime
+  switch (ctx.numerics) {
+    case Numerics::kReference: return Rounding::kDouble;
+    case Numerics::kTflite:
+      // Built-in FC and CONV_2D run through ruy, which rounds once; depthwise has its own
+      // kernels that use TFLite's double-rounding MultiplyByQuantizedMultiplier.
+      return ctx.op.kind == OpKind::kDepthwiseConv2D ? Rounding::kDouble : Rounding::kSingle;
+    case Numerics::kXnnpack: {
+      // XNNPACK takes per-tensor FULLY_CONNECTED only; per-channel FC stays on ruy.
+      const Tensor& w = ctx.input(1);
+      if (ctx.op.kind == OpKind::kFullyConnected && w.quant.per_axis()) return Rounding::kSingle;
+      return Rounding::kFp32;
+    }
+  }
+  return Rounding::kDouble;
+}
+
+// The quantization checks TFLite's Prepare makes, then the output stage.
+Result<OutputStage> MakeAccumulatorStage(const PrepareContext& ctx, Activation activation, int channels,
+                                         int weight_axis) {
+  const Tensor& in = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  const Tensor& out = ctx.output(0);
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectPerTensorQuant(in, "input"));
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectPerTensorQuant(out, "output"));
+  const size_t num_scales = w.quant.scale.size();
+  if (num_scales != 1 && num_scales != static_cast<size_t>(channels)) {
+    return ctx.Error("weights '" + w.name + "' have " + std::to_string(num_scales) + " scales for " +
+                     std::to_string(channels) + " output channels");
+  }
+  if (num_scales > 1 && w.quant.quantized_dimension != weight_axis) {
+    return ctx.Error("weights '" + w.name + "' are quantized along dimension " +
+                     std::to_string(w.quant.quantized_dimension) + ", expected " + std::to_string(weight_axis));
+  }
+  for (size_t c = 0; c < num_scales; ++c) {
+    if (!(w.quant.scale[c] > 0)) {
+      return ctx.Error("weights '" + w.name + "' scale[" + std::to_string(c) + "] is " +
+                       std::to_string(w.quant.scale[c]));
+    }
+  }
+  const float s_in = in.quant.scale[0], s_out = out.quant.scale[0];
+  if (ctx.has_input(2)) {
+    const Tensor& bias = ctx.input(2);
+    // TFLite refuses a bias whose scale is not input_scale * weight_scale (2% of the output scale).
+    for (size_t c = 0; c < bias.quant.scale.size() && c < num_scales; ++c) {
+      const double expected = static_cast<double>(s_in) * w.quant.scale_at(c);
+      if (std::abs(expected - bias.quant.scale[c]) / s_out > 0.02) {
+        return ctx.Error("bias '" + bias.name + "' scale[" + std::to_string(c) + "] " +
+                         std::to_string(bias.quant.scale[c]) + " differs from input scale x weight scale " +
+                         std::to_string(expected));
+      }
+    }
+  }
+  std::vector<double> real(channels);
+  std::vector<float> as_float(channels);
+  for (int c = 0; c < channels; ++c) {
+    const float s_w = w.quant.scale_at(num_scales == 1 ? 0 : c);
+    // The legacy uint8 kernels form the input x weight product in float before widening.
+    real[c] = in.dtype == DType::kUInt8 ? static_cast<double>(s_in * s_w) / s_out
+                                        : static_cast<double>(s_in) * s_w / s_out;
+    as_float[c] = s_in * s_w / s_out;
+  }
+  QAUDIT_ASSIGN_OR_RETURN(auto range, QuantizedActivationRange(ctx, activation, out));
+  return OutputStage::Make(AccumulatorRounding(ctx, in.dtype), real, as_float, ZeroPoint(out), range.first,
+                           range.second);
+}
+
+// Checks the dtypes of (input, weights, bias, output) of a quantized accumulating op.
+Status ExpectQuantizedTypes(const PrepareContext& ctx) {
+  const DType in = ctx.input(0).dtype;
+  const DType w = ctx.input(1).dtype;
+  const DType out = ctx.output(0).dtype;
+  const DType want_w = in == DType::kUInt8 ? DType::kUInt8 : DType::kInt8;
+  if (w != want_w) {
+    if (in == DType::kFloat32) {
+      return ctx.Unsupported("float input with " + std::string(DTypeName(w)) +
+                             " weights (dynamic-range quantization) is not supported yet");
+    }
+    return ctx.Unsupported(std::string(DTypeName(in)) + " input needs " + DTypeName(want_w) + " weights, got " +
+                           DTypeName(w));
+  }
+  if (out != in) return ctx.Unsupported(std::string(DTypeName(in)) + " input with " + DTypeName(out) + " output");
+  if (ctx.has_input(2)) {
+    const DType b = ctx.input(2).dtype;
+    const bool ok = in == DType::kInt16 ? (b == DType::kInt64 || b == DType::kInt32) : b == DType::kInt32;
+    if (!ok) return ctx.Unsupported("bias is " + std::string(DTypeName(b)) + " for " + DTypeName(in) + " input");
+  }
+  return Status::Ok();
+}
+
+template <typename Fn>
+EvalFn DispatchQuantized(const PrepareContext& ctx, Fn&& make) {
+  const DType in = ctx.input(0).dtype;
+  const bool bias64 = ctx.has_input(2) && ctx.input(2).dtype == DType::kInt64;
+  if (in == DType::kInt8) return make(int8_t{}, int8_t{}, int32_t{}, int32_t{});
+  if (in == DType::kUInt8) return make(uint8_t{}, uint8_t{}, int32_t{}, int32_t{});
+  if (bias64) return make(int16_t{}, int8_t{}, int64_t{}, int64_t{});
+  return make(int16_t{}, int8_t{}, int32_t{}, int64_t{});
+}
+
+Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectArity(2, 3, 1));
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectInputType(0, {DType::kFloat32, DType::kInt8, DType::kUInt8, DType::kInt16}));
+  const auto& o = ctx.op.opts<ConvOptions>();
+  const Tensor& in = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  const Tensor& out = ctx.output(0);
+  if (in.shape.size() != 4 || w.shape.size() != 4 || out.shape.size() != 4) {
+    return ctx.Error("needs 4-D input, weights and output; got " + ShapeToString(in.shape) + ", " +
+                     ShapeToString(w.shape) + ", " + ShapeToString(out.shape));
+  }
+  if (o.stride_w < 1 || o.stride_h < 1 || o.dilation_w < 1 || o.dilation_h < 1) {
+    return ctx.Error("strides and dilations must be >= 1; got stride " + std::to_string(o.stride_h) + "x" +
+                     std::to_string(o.stride_w) + ", dilation " + std::to_string(o.dilation_h) + "x" +
+                     std::to_string(o.dilation_w));
+  }
+  kernels::ConvGeometry g{};
+  g.batch = in.shape[0], g.in_h = in.shape[1], g.in_w = in.shape[2], g.in_c = in.shape[3];
+  g.filter_h = w.shape[1], g.filter_w = w.shape[2];
+  g.out_c = depthwise ? w.shape[3] : w.shape[0];
+  g.stride_h = o.stride_h, g.stride_w = o.stride_w, g.dilation_h = o.dilation_h, g.dilation_w = o.dilation_w;
+  if (depthwise) {
+    if (w.shape[0] != 1) return ctx.Error("depthwise weights " + ShapeToString(w.shape) + " must have shape [1,H,W,C]");
+    if (g.in_c == 0 || g.out_c % g.in_c != 0) {
+      return ctx.Error("output channels " + std::to_string(g.out_c) + " are not a multiple of input channels " +
+                       std::to_string(g.in_c));
+    }
+    g.depth_multiplier = g.out_c / g.in_c;
+  } else if (w.shape[3] != g.in_c) {
+    return ctx.Error("weights " + ShapeToString(w.shape) + " expect " + std::to_string(w.shape[3]) +
+                     " input channels but the input " + ShapeToString(in.shape) + " has " + std::to_string(g.in_c));
+  }
+  const bool same = o.padding == Padding::kSame;
+  g.out_h = kernels::ConvOutputSize(same, g.in_h, g.filter_h, g.stride_h, g.dilation_h);
+  g.out_w = kernels::ConvOutputSize(same, g.in_w, g.filter_w, g.stride_w, g.dilation_w);
+  const Shape expected = {g.batch, g.out_h, g.out_w, g.out_c};
+  if (out.shape != expected) {
+    return ctx.Error("output shape " + ShapeToString(out.shape) + " should be " + ShapeToString(expected));
+  }
+  g.pad_top = same ? kernels::ConvPadding(g.in_h, g.filter_h, g.stride_h, g.dilation_h, g.out_h) : 0;
+  g.pad_left = same ? kernels::ConvPadding(g.in_w, g.filter_w, g.stride_w, g.dilation_w, g.out_w) : 0;
+  if (ctx.has_input(2) && ctx.input(2).num_elements() != g.out_c) {
+    return ctx.Error("bias has " + std::to_string(ctx.input(2).num_elements()) + " elements for " +
+                     std::to_string(g.out_c) + " output channels");
+  }
+  const int in_t = ctx.input_index(0), w_t = ctx.input_index(1), out_t = ctx.output_index(0);
+  const int b_t = ctx.has_input(2) ? ctx.input_index(2) : kNoTensor;
+
+  if (in.dtype == DType::kFloat32) {
+    if (w.dtype != DType::kFloat32 || out.dtype != DType::kFloat32 ||
+        (b_t != kNoTensor && ctx.input(2).dtype != DType::kFloat32)) {
+      QAUDIT_RETURN_IF_ERROR(ExpectQuantizedTypes(ctx));  // names the hybrid case
+      return ctx.Unsupported("float input needs float weights, bias and output");
+    }
+    QAUDIT_ASSIGN_OR_RETURN(auto range, FloatActivationRange(ctx, o.activation));
+    return EvalFn([=](const Workspace& ws) {
+      const float* bias = b_t == kNoTensor ? nullptr : ws.Get<float>(b_t);
+      if (depthwise) {
+        kernels::DepthwiseConvFloat(g, ws.Get<float>(in_t), ws.Get<float>(w_t), bias, range.first, range.second,
+                                    ws.Mutable<float>(out_t));
+      } else {
+        kernels::ConvFloat(g, ws.Get<float>(in_t), ws.Get<float>(w_t), bias, range.first, range.second,
+                           ws.Mutable<float>(out_t));
+      }
+    });
+  }
+  QAUDIT_RETURN_IF_ERROR(ExpectQuantizedTypes(ctx));
+  QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, g.out_c, depthwise ? 3 : 0));
+  const int32_t in_zp = ZeroPoint(in);
+  const int32_t w_zp = in.dtype == DType::kUInt8 ? ZeroPoint(w) : 0;  // int8 weights are symmetric
+  return DispatchQuantized(ctx, [&](auto in_v, auto w_v, auto bias_v, auto acc_v) {
+    using In = decltype(in_v);
+    using W = decltype(w_v);
+    using Bias = decltype(bias_v);
+    using Acc = decltype(acc_v);
+    return EvalFn([=](const Workspace& ws) {
+      const Bias* bias = b_t == kNoTensor ? nullptr : ws.Get<Bias>(b_t);
+      if (depthwise) {
+        kernels::DepthwiseConvQuantized<In, W, Bias, Acc, In>(g, ws.Get<In>(in_t), in_zp, ws.Get<W>(w_t), w_zp, bias,
+                                                              stage, ws.Mutable<In>(out_t));
+      } else {
+        kernels::ConvQuantized<In, W, Bias, Acc, In>(g, ws.Get<In>(in_t), in_zp, ws.Get<W>(w_t), w_zp, bias, stage,
+                                                     ws.Mutable<In>(out_t));
+      }
+    });
+  });
+}
+
+}  // namespace
+
+Result<EvalFn> PrepareConv2D(const PrepareContext& ctx) { return PrepareConvLike(ctx, false); }
+Result<EvalFn> PrepareDepthwiseConv2D(const PrepareContext& ctx) { return PrepareConvLike(ctx, true); }
+
+Result<EvalFn> PrepareFullyConnected(const PrepareContext& ctx) {
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectArity(2, 3, 1));
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectInputType(0, {DType::kFloat32, DType::kInt8, DType::kUInt8, DType::kInt16}));
+  const auto& o = ctx.op.opts<FullyConnectedOptions>();
+  const Tensor& in = ctx.input(0);
+  const Tensor& w = ctx.input(1);
+  const Tensor& out = ctx.output(0);
+  if (w.shape.size() != 2) return ctx.Error("weights " + ShapeToString(w.shape) + " must be 2-D [out, in]");
+  kernels::FullyConnectedShape s{};
+  s.out = w.shape[0];
+  s.in = w.shape[1];
+  const int64_t n = in.num_elements();
+  if (s.in == 0 || n % s.in != 0) {
+    return ctx.Error("input " + ShapeToString(in.shape) + " (" + std::to_string(n) +
+                     " elements) is not a whole number of rows of " + std::to_string(s.in) + " for weights " +
+                     ShapeToString(w.shape));
+  }
+  s.batch = static_cast<int>(n / s.in);
+  if (out.num_elements() != static_cast<int64_t>(s.batch) * s.out) {
+    return ctx.Error("output " + ShapeToString(out.shape) + " should hold " + std::to_string(s.batch) + " x " +
+                     std::to_string(s.out) + " elements");
+  }
+  if (ctx.has_input(2) && ctx.input(2).num_elements() != s.out) {
+    return ctx.Error("bias has " + std::to_string(ctx.input(2).num_elements()) + " elements for " +
+                     std::to_string(s.out) + " outputs");
+  }
+  const int in_t = ctx.input_index(0), w_t = ctx.input_index(1), out_t = ctx.output_index(0);
+  const int b_t = ctx.has_input(2) ? ctx.input_index(2) : kNoTensor;
+  if (in.dtype == DType::kFloat32) {
+    if (w.dtype != DType::kFloat32 || out.dtype != DType::kFloat32 ||
+        (b_t != kNoTensor && ctx.input(2).dtype != DType::kFloat32)) {
+      QAUDIT_RETURN_IF_ERROR(ExpectQuantizedTypes(ctx));
+      return ctx.Unsupported("float input needs float weights, bias and output");
+    }
+    QAUDIT_ASSIGN_OR_RETURN(auto range, FloatActivationRange(ctx, o.activation));
+    return EvalFn([=](const Workspace& ws) {
+      kernels::FullyConnectedFloat(s, ws.Get<float>(in_t), ws.Get<float>(w_t),
+                                   b_t == kNoTensor ? nullptr : ws.Get<float>(b_t), range.first, range.second,
+                                   ws.Mutable<float>(out_t));
+    });
+  }
+  QAUDIT_RETURN_IF_ERROR(ExpectQuantizedTypes(ctx));
+  QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, s.out, 0));
+  const int32_t in_zp = ZeroPoint(in);
+  const int32_t w_zp = in.dtype == DType::kUInt8 ? ZeroPoint(w) : 0;
+  return DispatchQuantized(ctx, [&](auto in_v, auto w_v, auto bias_v, auto acc_v) {
+    using In = decltype(in_v);
+    using W = decltype(w_v);
+    using Bias = decltype(bias_v);
+    using Acc = decltype(acc_v);
+    return EvalFn([=](const Workspace& ws) {
+      kernels::FullyConnectedQuantized<In, W, Bias, Acc, In>(s, ws.Get<In>(in_t), in_zp, ws.Get<W>(w_t), w_zp,
+                                                             b_t == kNoTensor ? nullptr : ws.Get<Bias>(b_t), stage,
+                                                             ws.Mutable<In>(out_t));
+    });
+  });
+}
+
+}  // namespace qaudit::runtime
