@@ -606,4 +606,17 @@ TfliteOracle::~TfliteOracle() {
   CloseFd(from_child_);
 }
 
+std::string OracleSetting(const char* variable, const char* build_default) {
+  const char* value = std::getenv(variable);
+  return value != nullptr && *value != '\0' ? value : build_default;
+}
+
+Result<std::unique_ptr<TfliteOracle>> StartOracleFromEnvironment() {
+  const std::string dir = OracleSetting("QAUDIT_ORACLE_DIR", QAUDIT_ORACLE_DIR_DEFAULT);
+  if (dir.empty()) {
+    return Status::NotFound("the oracle is not configured (build with QAUDIT_ORACLE_TESTS=ON or set QAUDIT_ORACLE_DIR)");
+  }
+  return TfliteOracle::Start(dir, OracleSetting("TFLITE_ORACLE_NODE_MODULES", QAUDIT_ORACLE_NODE_MODULES_DEFAULT));
+}
+
 }  // namespace qaudit::testing

@@ -97,6 +97,13 @@ class TfliteOracle {
   std::chrono::milliseconds reply_timeout_ = std::chrono::minutes(5);
 };
 
+// The value of environment `variable`, else the build's default for it.
+std::string OracleSetting(const char* variable, const char* build_default);
+
+// Starts the oracle the build installed, or the one named by QAUDIT_ORACLE_DIR and
+// TFLITE_ORACLE_NODE_MODULES; NotFound when neither says where it is.
+Result<std::unique_ptr<TfliteOracle>> StartOracleFromEnvironment();
+
 }  // namespace qaudit::testing
 
 #endif  // QAUDIT_TESTS_SUPPORT_TFLITE_ORACLE_H_

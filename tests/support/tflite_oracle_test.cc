@@ -20,11 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string EnvOr(const char* name, const std::string& fallback) {
-  const char* value = std::getenv(name);
-  return value != nullptr && *value != '\0' ? value : fallback;
-}
-
 // A [1, 1] int8 array in NPY format 1.0, written byte by byte so that this test does not
 // depend on the project's NPY code, which the oracle is meant to check.
 void WriteInt8Scalar11Npy(const fs::path& path, int8_t value) {
@@ -50,16 +45,16 @@ std::string ReadFile(const std::string& path) {
 class TfliteOracleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    const std::string oracle_dir = EnvOr("QAUDIT_ORACLE_DIR", "");
+    const std::string oracle_dir = OracleSetting("QAUDIT_ORACLE_DIR", QAUDIT_ORACLE_DIR_DEFAULT);
     if (oracle_dir.empty()) {
       GTEST_SKIP() << "QAUDIT_ORACLE_DIR is not set (point it at tools/tflite-oracle)";
     }
-    node_modules_ = EnvOr("TFLITE_ORACLE_NODE_MODULES", "");
+    node_modules_ = OracleSetting("TFLITE_ORACLE_NODE_MODULES", QAUDIT_ORACLE_NODE_MODULES_DEFAULT);
     if (node_modules_.empty() && !fs::exists(fs::path(oracle_dir) / "node_modules")) {
       GTEST_SKIP() << "TFLITE_ORACLE_NODE_MODULES is not set and " << oracle_dir
                    << "/node_modules does not exist (run `npm ci --omit=peer` there)";
     }
-    const std::string fixtures = EnvOr("QAUDIT_FIXTURES", "/work/shared/fixtures");
+    const std::string fixtures = OracleSetting("QAUDIT_FIXTURES", QAUDIT_FIXTURES_DIR);
     hello_world_ = fixtures + "/tflite-micro/hello_world_int8.tflite";
     person_detect_ = fixtures + "/tflite-micro/person_detect.tflite";
     if (!fs::exists(hello_world_) || !fs::exists(person_detect_)) {
@@ -156,7 +151,7 @@ TEST_F(TfliteOracleTest, DeadChildIsAnErrorNamingItNotAHang) {
 class MisbehavingOracleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (EnvOr("QAUDIT_ORACLE_DIR", "").empty()) GTEST_SKIP() << "QAUDIT_ORACLE_DIR is not set (Node is needed)";
+    if (OracleSetting("QAUDIT_ORACLE_DIR", QAUDIT_ORACLE_DIR_DEFAULT).empty()) GTEST_SKIP() << "QAUDIT_ORACLE_DIR is not set (Node is needed)";
     std::string pattern = (fs::temp_directory_path() / "tflite_oracle_fake_XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     tmp_ = pattern;

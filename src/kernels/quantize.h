@@ -1,0 +1,170 @@
+// QUANTIZE and DEQUANTIZE: float -> integer, integer -> float, and integer -> integer
+// requantization, with the rounding each runtime uses. Also the fixed-point multiply that
+// the other elementwise kernels (activations, MUL, MEAN) share.
+#ifndef QAUDIT_SRC_KERNELS_QUANTIZE_H_
+#define QAUDIT_SRC_KERNELS_QUANTIZE_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "kernels/output_stage.h"
+#include "kernels/requantize.h"
+
+namespace qaudit::kernels {
+
+template <typename T>
+inline constexpr int32_t kQMin = std::numeric_limits<T>::min();
+template <typename T>
+inline constexpr int32_t kQMax = std::numeric_limits<T>::max();
+
+template <typename T>
+inline T ClampTo(int32_t v) {
+  return static_cast<T>(std::min(std::max(v, kQMin<T>), kQMax<T>));
+}
+
+// TFLite's MultiplyByQuantizedMultiplier under the build's rounding rule: kDouble
+// (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT) or kSingle.
+inline int32_t ApplyMultiplier(int32_t x, QuantizedMultiplier m, Rounding r) {
+  return r == Rounding::kSingle ? MultiplyByQuantizedMultiplierSingleRounding(x, m)
+                                : MultiplyByQuantizedMultiplierDoubleRounding(x, m);
+}
+
+// What a C++ float -> int32 cast yields for values outside int32 (and NaN) on x86 and
+// in TFLite's WebAssembly build: the "integer indefinite" INT32_MIN. TFLite's quantize
+// kernels cast before they clamp, so +inf quantizes to the type's minimum.
+inline int32_t CastToInt32LikeTflite(double v) {
+  if (!(v > -2147483649.0 && v < 2147483648.0)) return std::numeric_limits<int32_t>::min();
+  return static_cast<int32_t>(v);
+}
+
+// Adds a zero point with int32 wrap-around, as the unchecked C++ addition does.
+inline int32_t WrappingAdd(int32_t a, int32_t b) {
+  return static_cast<int32_t>(static_cast<uint32_t>(a) + static_cast<uint32_t>(b));
+}
+
+// How float -> integer quantization divides and rounds.
+enum class QuantizeRule {
+  kFloatDivide,   // reference_ops::AffineQuantize: round(x / scale) in float, ties away from zero
+  kDoubleDivide,  // optimized_ops::AffineQuantize: round(x / double(scale)), ties away from zero
+  kXnnpack,       // XNNPACK f32 -> qs8/qu8: x * (1 / scale) in float, clamp, ties to even
+};
+
+template <typename T>
+void QuantizeFloat(const float* x, int64_t n, float scale, int32_t zero_point, QuantizeRule rule, T* q) {
+  if (rule == QuantizeRule::kXnnpack) {
+    // XNNPACK clamps before rounding, so out-of-range values and infinities saturate.
+    const float inv_scale = 1.0f / scale;
+    const float lo = static_cast<float>(kQMin<T> - zero_point);
+    const float hi = static_cast<float>(kQMax<T> - zero_point);
+    for (int64_t i = 0; i < n; ++i) {
+      float v = x[i] * inv_scale;
+      v = std::isnan(v) ? lo : std::min(std::max(v, lo), hi);
+      q[i] = static_cast<T>(static_cast<int32_t>(std::nearbyintf(v)) + zero_point);
+    }
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const double rounded = rule == QuantizeRule::kFloatDivide
+                               ? static_cast<double>(std::round(x[i] / scale))
+                               : std::round(static_cast<double>(x[i]) / static_cast<double>(scale));
+    q[i] = ClampTo<T>(WrappingAdd(CastToInt32LikeTflite(rounded), zero_point));
+  }
+}
+
+// (q - zero_point) * scale, computed in double and rounded to float once; XNNPACK's float
+// product rounds the same exact value once, so every runtime agrees.
+template <typename T>
+void Dequantize(const T* q, int64_t n, float scale, int32_t zero_point, float* x) {
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = static_cast<float>(static_cast<double>(scale) * (static_cast<int32_t>(q[i]) - zero_point));
+  }
+}
+
+// Per-axis parameters along the middle dimension of an [outer, axis, inner] view. TFLite
+// multiplies in float here (reference_ops::PerChannelDequantize), not in double.
+template <typename T>
+void DequantizePerAxis(const T* q, int64_t outer, int64_t axis, int64_t inner, const float* scales,
+                       const int64_t* zero_points, float* x) {
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t a = 0; a < axis; ++a) {
+      const int64_t base = (o * axis + a) * inner;
+      const float scale = scales[a];
+      const int32_t zp = static_cast<int32_t>(zero_points[a]);
+      for (int64_t i = 0; i < inner; ++i) {
+        x[base + i] = scale * static_cast<float>(static_cast<int32_t>(q[base + i]) - zp);
+      }
+    }
+  }
+}
+
+// IEEE binary16 -> binary32; exact, so every runtime agrees.
+inline float HalfToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  const uint32_t exponent = (h >> 10) & 0x1Fu;
+  uint32_t mantissa = h & 0x3FFu;
+  uint32_t bits;
+  if (exponent == 0x1F) {
+    bits = sign | 0x7F800000u | (mantissa << 13);
+  } else if (exponent != 0) {
+    bits = sign | ((exponent + 112) << 23) | (mantissa << 13);
+  } else if (mantissa == 0) {
+    bits = sign;
+  } else {
+    // Subnormal half: normalise into a float exponent.
+    int e = 113;
+    while ((mantissa & 0x400u) == 0) {
+      mantissa <<= 1;
+      --e;
+    }
+    bits = sign | (static_cast<uint32_t>(e) << 23) | ((mantissa & 0x3FFu) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof(f));
+  return f;
+}
+
+inline void DequantizeHalf(const uint16_t* h, int64_t n, float* x) {
+  for (int64_t i = 0; i < n; ++i) x[i] = HalfToFloat(h[i]);
+}
+
+// TFLite's requantization (reference_ops::Requantize): (q - in_zp) * M, rounded by the
+// build's rule, plus out_zp, saturated. The int8 <-> uint8 "xor 0x80" fast path in TFLite
+// gives the same bits, as M is then exactly 1.
+template <typename In, typename Out>
+void Requantize(const In* q, int64_t n, int32_t in_zp, QuantizedMultiplier m, Rounding r, int32_t out_zp,
+                Out* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    out[i] = ClampTo<Out>(ApplyMultiplier(static_cast<int32_t>(q[i]) - in_zp, m, r) + out_zp);
+  }
+}
+
+// XNNPACK's qs8/qu8 -> same-type convert (vcvt): the ratio in_scale / out_scale as a
+// signed Q8 multiplier, applied with an arithmetic shift whose bias 0x80 rounds ties up.
+struct XnnpackRequantParams {
+  int32_t input_zero_point = 0;
+  int32_t multiplier = 0;  // lrintf(-256 * in_scale / out_scale), negated as XNNPACK stores it
+  int32_t bias = 0;        // (out_zp << 8) + 0x80 - multiplier * in_zp ... folded, see Make
+  static XnnpackRequantParams Make(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp) {
+    XnnpackRequantParams p;
+    p.input_zero_point = in_zp;
+    p.multiplier = static_cast<int32_t>(std::lrintf(-256.0f * (in_scale / out_scale)));
+    p.bias = (out_zp << 8) + 0x80;
+    return p;
+  }
+};
+
+template <typename T>
+void RequantizeXnnpack(const T* q, int64_t n, const XnnpackRequantParams& p, T* out) {
+  for (int64_t i = 0; i < n; ++i) {
+    const int32_t centered = p.input_zero_point - static_cast<int32_t>(q[i]);
+    const int32_t acc = p.bias + centered * p.multiplier;
+    out[i] = ClampTo<T>(acc >> 8);
+  }
+}
+
+}  // namespace qaudit::kernels
+
+#endif  // QAUDIT_SRC_KERNELS_QUANTIZE_H_
