@@ -20,6 +20,10 @@ Status WriteNpy(const std::string& path, const HostTensor& tensor);
 // with channels 1 (grey) or 3 (RGB order), top row first.
 Result<HostTensor> ReadBmp(const std::string& path);
 
+// Bilinear resize of a uint8 [height, width, channels] image (pixel centres aligned,
+// as TensorFlow's resize with half_pixel_centers), rounding to the nearest value.
+HostTensor ResizeImage(const HostTensor& image, int height, int width);
+
 // IDX files (optionally gzip-compressed): images as uint8 [N, rows, cols], labels as
 // uint8 [N].
 Result<HostTensor> ReadIdx(const std::string& path);

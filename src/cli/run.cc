@@ -28,9 +28,9 @@ inputs (one --input per model input; NAME= binds by tensor name, else by order):
   FILE.npy     the tensor itself, in the input's dtype: float32, int8, uint8, int16 or
                int32. An array with one more leading dimension, or whose first
                dimension replaces the model's batch of 1, is a batch of samples.
-  FILE.bmp     an image whose height, width and channels match a [1,H,W,C] input:
-               uint8 inputs take the pixels as they are, int8 inputs pixel - 128,
-               float32 inputs pixel / 255.
+  FILE.bmp     an image for a [1,H,W,C] input with the same channels (resized
+               bilinearly to HxW if needed): uint8 inputs take the pixels as they
+               are, int8 inputs pixel - 128, float32 inputs pixel / 255.
   FILE.idx, FILE.idx.gz, FILE-idx3-ubyte.gz
                an IDX image file (e.g. Fashion-MNIST), each image one sample, converted
                like a BMP.
@@ -84,6 +84,11 @@ Result<HostTensor> PixelsToInput(const HostTensor& pixels, const Tensor& input, 
 Result<HostTensor> LoadInput(const std::string& file, const Tensor& input) {
   if (file.size() > 4 && file.compare(file.size() - 4, 4, ".bmp") == 0) {
     QAUDIT_ASSIGN_OR_RETURN(HostTensor pixels, ReadBmp(file));
+    // An NHWC image input of another size gets the image resized to fit.
+    const Shape& s = input.shape;
+    if (s.size() == 4 && s[3] == pixels.shape[2] && (s[1] != pixels.shape[0] || s[2] != pixels.shape[1])) {
+      pixels = ResizeImage(pixels, s[1], s[2]);
+    }
     return PixelsToInput(pixels, input, file, false);
   }
   if (IsImageFile(file)) {

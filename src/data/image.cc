@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -57,6 +59,31 @@ Result<HostTensor> ReadBmp(const std::string& path) {
     }
   }
   return t;
+}
+
+HostTensor ResizeImage(const HostTensor& image, int height, int width) {
+  const int in_h = image.shape[0], in_w = image.shape[1], channels = image.shape[2];
+  HostTensor out;
+  out.dtype = DType::kUInt8;
+  out.shape = {height, width, channels};
+  out.bytes.resize(static_cast<size_t>(height) * width * channels);
+  const uint8_t* src = image.data<uint8_t>();
+  for (int y = 0; y < height; ++y) {
+    const float fy = std::clamp((y + 0.5f) * in_h / height - 0.5f, 0.0f, static_cast<float>(in_h - 1));
+    const int y0 = static_cast<int>(fy), y1 = std::min(y0 + 1, in_h - 1);
+    const float wy = fy - y0;
+    for (int x = 0; x < width; ++x) {
+      const float fx = std::clamp((x + 0.5f) * in_w / width - 0.5f, 0.0f, static_cast<float>(in_w - 1));
+      const int x0 = static_cast<int>(fx), x1 = std::min(x0 + 1, in_w - 1);
+      const float wx = fx - x0;
+      for (int c = 0; c < channels; ++c) {
+        auto px = [&](int yy, int xx) { return static_cast<float>(src[(static_cast<size_t>(yy) * in_w + xx) * channels + c]); };
+        const float v = (px(y0, x0) * (1 - wx) + px(y0, x1) * wx) * (1 - wy) + (px(y1, x0) * (1 - wx) + px(y1, x1) * wx) * wy;
+        out.bytes[(static_cast<size_t>(y) * width + x) * channels + c] = static_cast<uint8_t>(std::lround(v));
+      }
+    }
+  }
+  return out;
 }
 
 }  // namespace qaudit

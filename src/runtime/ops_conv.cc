@@ -21,9 +21,11 @@ Rounding AccumulatorRounding(const PrepareContext& ctx, DType input_type) {
   switch (ctx.numerics) {
     case Numerics::kReference: return Rounding::kDouble;
     case Numerics::kTflite:
-      // Built-in FC and CONV_2D run through ruy, which rounds once; depthwise has its own
-      // kernels that use TFLite's double-rounding MultiplyByQuantizedMultiplier.
-      return ctx.op.kind == OpKind::kDepthwiseConv2D ? Rounding::kDouble : Rounding::kSingle;
+      // int8 FC and CONV_2D run their GEMM through ruy, which rounds once. Depthwise has
+      // its own kernels with the double-rounding MultiplyByQuantizedMultiplier, and the
+      // legacy uint8 GEMMs use gemmlowp's output stage, which also rounds twice.
+      if (input_type == DType::kUInt8 || ctx.op.kind == OpKind::kDepthwiseConv2D) return Rounding::kDouble;
+      return Rounding::kSingle;
     case Numerics::kXnnpack: {
       // XNNPACK takes per-tensor FULLY_CONNECTED only; per-channel FC stays on ruy.
       const Tensor& w = ctx.input(1);

@@ -1,0 +1,134 @@
+// MEAN over a set of axes. Elements are summed in row-major input order (the order of
+// TFLite's reference Reduce), which fixes the float result.
+//
+// Quantized results come from one of three rules:
+//  - reference_ops::QuantizedMeanOrSum (any axes): sum of (q - in_zp), then one
+//    MultiplyByQuantizedMultiplier with in_scale / out_scale folded with 1 / count;
+//  - TFLite's built-in 4-D mean over H and W (int8/uint8, keep_dims): raw sum times
+//    in_scale / (count * out_scale), plus a float-rounded bias for the zero points;
+//  - XNNPACK's global average pooling (fp32 requantization).
+#ifndef QAUDIT_SRC_KERNELS_MEAN_H_
+#define QAUDIT_SRC_KERNELS_MEAN_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "kernels/quantize.h"
+
+namespace qaudit::kernels {
+
+// The input's dimensions, and per input dimension the output stride (0 on reduced axes).
+struct ReduceShape {
+  std::vector<int32_t> dims;
+  std::vector<int64_t> out_strides;
+  int64_t num_outputs = 1;
+  int64_t count = 1;  // input elements per output
+};
+
+// `reduced[d]` marks the axes to reduce. The output keeps the other axes in order.
+inline ReduceShape MakeReduceShape(const std::vector<int32_t>& dims, const std::vector<bool>& reduced) {
+  ReduceShape s;
+  s.dims = dims;
+  s.out_strides.assign(dims.size(), 0);
+  int64_t stride = 1;
+  for (size_t d = dims.size(); d-- > 0;) {
+    if (reduced[d]) {
+      s.count *= dims[d];
+    } else {
+      s.out_strides[d] = stride;
+      stride *= dims[d];
+    }
+  }
+  s.num_outputs = stride;
+  return s;
+}
+
+// Calls fn(output_index, input_index) for every input element in row-major order.
+template <typename Fn>
+void ForEachReduced(const ReduceShape& s, Fn&& fn) {
+  const size_t rank = s.dims.size();
+  int64_t total = 1;
+  for (int32_t d : s.dims) total *= d;
+  if (total == 0) return;
+  std::vector<int32_t> index(rank, 0);
+  int64_t out = 0;
+  for (int64_t in = 0; in < total; ++in) {
+    fn(out, in);
+    for (size_t d = rank; d-- > 0;) {
+      out += s.out_strides[d];
+      if (++index[d] < s.dims[d]) break;
+      out -= s.out_strides[d] * s.dims[d];
+      index[d] = 0;
+    }
+  }
+}
+
+inline void MeanFloat(const ReduceShape& s, const float* x, float* y) {
+  std::fill(y, y + s.num_outputs, 0.0f);
+  ForEachReduced(s, [&](int64_t o, int64_t i) { y[o] += x[i]; });
+  if (s.count == 0) return;
+  for (int64_t o = 0; o < s.num_outputs; ++o) y[o] /= static_cast<float>(s.count);
+}
+
+// reference_ops::QuantizedMeanOrSum. The multiplier absorbs 1/count: shifted left by
+// floor(log2(count)) (at most 32, and at most 31 + shift) and divided, truncating, by count.
+template <typename T>
+void QuantizedMeanReference(const ReduceShape& s, int32_t in_zp, QuantizedMultiplier m, Rounding r,
+                            int32_t out_zp, const T* x, T* y) {
+  std::vector<int32_t> sums(s.num_outputs, 0);
+  ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += x[i]; });
+  if (s.count == 0) {
+    std::fill(y, y + s.num_outputs, T{});
+    return;
+  }
+  const int log2_count = 63 - __builtin_clzll(static_cast<uint64_t>(s.count));
+  const int shift = std::min({log2_count, 32, 31 + m.shift});
+  QuantizedMultiplier folded;
+  folded.multiplier = static_cast<int32_t>((static_cast<int64_t>(m.multiplier) << shift) / s.count);
+  folded.shift = m.shift - shift;
+  for (int64_t o = 0; o < s.num_outputs; ++o) {
+    const int32_t centered = static_cast<int32_t>(sums[o] - static_cast<int64_t>(in_zp) * s.count);
+    y[o] = ClampTo<T>(ApplyMultiplier(centered, folded, r) + out_zp);
+  }
+}
+
+// TFLite's built-in mean of an NHWC tensor over H and W. Both constants are computed in
+// float as TFLite does: the bias rounds out_zp - in_zp * in_scale / out_scale half away
+// from zero, the multiplier is in_scale / (H * W * out_scale).
+struct Mean4DParams {
+  QuantizedMultiplier multiplier;
+  int32_t bias = 0;
+};
+
+inline Mean4DParams MakeMean4DParams(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp, int64_t count) {
+  float zp_term = static_cast<float>(in_zp) * in_scale / out_scale;
+  zp_term = zp_term > 0 ? zp_term + 0.5f : zp_term - 0.5f;
+  Mean4DParams p;
+  p.bias = out_zp - static_cast<int32_t>(zp_term);
+  p.multiplier = QuantizeMultiplier(in_scale / (static_cast<float>(count) * out_scale));
+  return p;
+}
+
+template <typename T>
+void QuantizedMean4D(const ReduceShape& s, const Mean4DParams& p, Rounding r, const T* x, T* y) {
+  std::vector<int32_t> sums(s.num_outputs, 0);
+  ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += x[i]; });
+  for (int64_t o = 0; o < s.num_outputs; ++o) y[o] = ClampTo<T>(ApplyMultiplier(sums[o], p.multiplier, r) + p.bias);
+}
+
+// XNNPACK's global average pooling: the sum of (q - in_zp) times the float scale
+// in_scale / (count * out_scale), clamped, rounded half to even, plus out_zp.
+template <typename T>
+void QuantizedMeanXnnpack(const ReduceShape& s, int32_t in_zp, float scale, int32_t out_zp, const T* x, T* y) {
+  std::vector<int32_t> sums(s.num_outputs, 0);
+  ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += static_cast<int32_t>(x[i]) - in_zp; });
+  const float lo = static_cast<float>(kQMin<T> - out_zp);
+  const float hi = static_cast<float>(kQMax<T> - out_zp);
+  for (int64_t o = 0; o < s.num_outputs; ++o) y[o] = static_cast<T>(RequantizeFp32(sums[o], scale, lo, hi) + out_zp);
+}
+
+}  // namespace qaudit::kernels
+
+#endif  // QAUDIT_SRC_KERNELS_MEAN_H_

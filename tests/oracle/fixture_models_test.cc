@@ -1,0 +1,185 @@
+// Every fixture model qaudit runs must match TFLite's own interpreter bit for bit, in
+// every layer: the test exposes each operator's output as a model output, runs the model
+// in the oracle (built-in kernels for Numerics::kTflite, XNNPACK for kXnnpack) and in
+// qaudit, and compares all of them, on seeded random inputs and on the fixture images.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <unistd.h>
+#include <filesystem>
+#include <random>
+
+#include "qaudit/data.h"
+#include "qaudit/executor.h"
+#include "qaudit/tflite.h"
+#include "support/fixtures.h"
+#include "support/tflite_oracle.h"
+
+namespace qaudit {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct FixtureModel {
+  const char* path;
+  std::vector<const char*> images;  // fed like `qaudit run --input FILE.bmp`
+};
+
+const FixtureModel kModels[] = {
+    {"tflite-micro/hello_world_int8.tflite", {}},
+    {"tflite-micro/hello_world_float.tflite", {}},
+    {"tflite-micro/person_detect.tflite", {"tflite-micro/person.bmp", "tflite-micro/no_person.bmp"}},
+    {"tflite-micro/micro_speech_quantized.tflite", {}},
+    {"tflite-micro/mobilenet_v2_quantized_1x3x224x224.tflite", {}},
+    {"coral/mobilenet_v1_0.25_128_quant.tflite", {"coral/grace_hopper.bmp"}},
+    {"coral/tf2_mobilenet_v2_1.0_224_ptq.tflite", {"coral/grace_hopper.bmp", "coral/cat.bmp"}},
+    {"tflite-micro/seanet/conv3.tflite", {}},
+    {"tflite-micro/seanet/add5.tflite", {}},
+};
+
+HostTensor RandomInput(const Tensor& t, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  HostTensor h;
+  h.dtype = t.dtype;
+  h.shape = t.shape;
+  h.bytes.resize(static_cast<size_t>(t.num_elements()) * DTypeSize(t.dtype));
+  if (t.dtype == DType::kFloat32) {
+    std::uniform_real_distribution<float> u(0.0f, 6.2831853f);
+    for (int64_t i = 0; i < t.num_elements(); ++i) h.data<float>()[i] = u(rng);
+  } else {
+    for (uint8_t& b : h.bytes) b = static_cast<uint8_t>(rng());
+  }
+  return h;
+}
+
+HostTensor ImageInput(const Tensor& t, const std::string& path) {
+  auto pixels = ReadBmp(path);
+  EXPECT_TRUE(pixels.ok()) << pixels.status().message();
+  HostTensor image = ResizeImage(*pixels, t.shape[1], t.shape[2]);
+  HostTensor h;
+  h.dtype = t.dtype;
+  h.shape = t.shape;
+  h.bytes.resize(image.bytes.size());
+  for (size_t i = 0; i < image.bytes.size(); ++i) {
+    h.bytes[i] = t.dtype == DType::kInt8 ? static_cast<uint8_t>(image.bytes[i] - 128) : image.bytes[i];
+  }
+  return h;
+}
+
+// The model with every operator output (plus the original outputs) as a graph output.
+Graph ExposeAllLayers(Graph g) {
+  std::vector<int> outputs;
+  for (const Operator& op : g.operators) outputs.insert(outputs.end(), op.outputs.begin(), op.outputs.end());
+  for (int t : g.outputs) {
+    if (std::find(outputs.begin(), outputs.end(), t) == outputs.end()) outputs.push_back(t);
+  }
+  g.outputs = outputs;
+  g.signatures.clear();  // they list the original outputs only
+  return g;
+}
+
+class FixtureOracleTest : public ::testing::TestWithParam<std::tuple<int, Numerics>> {
+ protected:
+  static void SetUpTestSuite() {
+    auto oracle = testing::StartOracleFromEnvironment();
+    ASSERT_TRUE(oracle.ok()) << oracle.status().message();
+    oracle_ = std::move(oracle).value().release();
+  }
+  static void TearDownTestSuite() {
+    delete oracle_;
+    oracle_ = nullptr;
+  }
+  static testing::TfliteOracle* oracle_;
+};
+testing::TfliteOracle* FixtureOracleTest::oracle_ = nullptr;
+
+TEST_P(FixtureOracleTest, EveryLayerMatchesTflite) {
+  QAUDIT_REQUIRE_FIXTURES();
+  ASSERT_NE(oracle_, nullptr);
+  const auto& [index, numerics] = GetParam();
+  const FixtureModel& model = kModels[index];
+  auto read = ReadTfliteFile(testing::Fixture(model.path));
+  ASSERT_TRUE(read.ok()) << read.status().message();
+  RepairGraph(*read);  // person_detect: TFLite loads only the repaired copy
+  const Graph graph = ExposeAllLayers(std::move(read).value());
+  auto executor = Executor::Create(graph, {numerics, 1});
+  ASSERT_TRUE(executor.ok()) << executor.status().message();
+
+  const fs::path dir = fs::temp_directory_path() / ("qaudit_fixture_oracle_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string model_file = (dir / "model.tflite").string();
+  ASSERT_TRUE(WriteTfliteFile(graph, model_file).ok());
+
+  std::vector<std::vector<HostTensor>> cases;
+  for (uint64_t seed : {1u, 2u}) {
+    std::vector<HostTensor> inputs;
+    for (size_t k = 0; k < graph.inputs.size(); ++k) inputs.push_back(RandomInput(graph.tensors[graph.inputs[k]], seed * 31 + k));
+    cases.push_back(inputs);
+  }
+  for (const char* image : model.images) cases.push_back({ImageInput(graph.tensors[graph.inputs[0]], testing::Fixture(image))});
+
+  for (size_t c = 0; c < cases.size(); ++c) {
+    SCOPED_TRACE("input case " + std::to_string(c));
+    std::vector<std::string> input_files;
+    for (size_t k = 0; k < cases[c].size(); ++k) {
+      input_files.push_back((dir / ("in" + std::to_string(k) + ".npy")).string());
+      ASSERT_TRUE(WriteNpy(input_files.back(), cases[c][k]).ok());
+    }
+    auto reply = oracle_->Run(model_file, input_files, (dir / "out").string(), numerics == Numerics::kXnnpack);
+    ASSERT_TRUE(reply.ok()) << reply.status().message();
+    ASSERT_TRUE(reply->ok) << reply->error;
+    auto ours = (*executor)->Run(cases[c]);
+    ASSERT_TRUE(ours.ok()) << ours.status().message();
+    ASSERT_EQ(ours->size(), reply->outputs.size());
+    for (size_t k = 0; k < ours->size(); ++k) {
+      auto theirs = ReadNpy(reply->outputs[k].file);
+      ASSERT_TRUE(theirs.ok()) << theirs.status().message();
+      const HostTensor& mine = (*ours)[k];
+      ASSERT_EQ(mine.bytes.size(), theirs->bytes.size());
+      const Tensor& t = graph.tensors[graph.outputs[k]];
+      int64_t mismatches = 0, first = -1;
+      const int64_t n = mine.num_elements();
+      for (int64_t i = 0; i < n; ++i) {
+        bool same;
+        if (t.dtype == DType::kFloat32) {
+          // Float kernels may sum in another order than TFLite: equal to float rounding.
+          const float a = mine.data<float>()[i], b = theirs->data<float>()[i];
+          same = std::abs(a - b) <= 1e-5f * std::max(1.0f, std::abs(b));
+        } else {
+          same = std::memcmp(&mine.bytes[i * DTypeSize(t.dtype)], &theirs->bytes[i * DTypeSize(t.dtype)], DTypeSize(t.dtype)) == 0;
+        }
+        if (!same && first < 0) first = i;
+        mismatches += !same;
+      }
+      if (mismatches > 0) {
+        // The first layer that differs is the one to look at; later ones inherit its error.
+        size_t op = 0;
+        while (op < graph.operators.size() &&
+               std::find(graph.operators[op].outputs.begin(), graph.operators[op].outputs.end(), graph.outputs[k]) ==
+                   graph.operators[op].outputs.end()) {
+          ++op;
+        }
+        FAIL() << model.path << ": output of operator " << op << " ("
+               << (op < graph.operators.size() ? OpName(graph.operators[op].kind) : "?") << ") tensor '" << t.name
+               << "': " << mismatches << " of " << n << " elements differ; first at " << first;
+      }
+    }
+  }
+  fs::remove_all(dir);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Fixtures, FixtureOracleTest,
+    ::testing::Combine(::testing::Range(0, static_cast<int>(std::size(kModels))),
+                       ::testing::Values(Numerics::kTflite, Numerics::kXnnpack)),
+    [](const auto& info) {
+      std::string name = fs::path(kModels[std::get<0>(info.param)].path).stem().string();
+      for (char& ch : name) {
+        if (!std::isalnum(static_cast<unsigned char>(ch))) ch = '_';
+      }
+      return name + "_" + NumericsName(std::get<1>(info.param));
+    });
+
+}  // namespace
+}  // namespace qaudit
