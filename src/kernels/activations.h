@@ -203,6 +203,26 @@ Lut8 MakeTfliteLut(float in_scale, int32_t in_zp, float out_scale, int32_t out_z
   return lut;
 }
 
+// XNNPACK evaluates the sigmoid on whichever side keeps 1 + e^t from cancelling.
+inline float XnnpackSigmoid(float x) {
+  return std::signbit(x) ? 1.0f / (1.0f + std::exp(-x)) : 1.0f - 1.0f / (1.0f + std::exp(x));
+}
+inline float XnnpackTanh(float x) { return std::tanh(x); }
+
+// XNNPACK's create_lut_elementwise_nc: like TFLite's table but rounded half to even
+// (lrintf) and with the zero point added after rounding.
+template <typename T>
+Lut8 MakeXnnpackLut(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp, float (*f)(float)) {
+  Lut8 lut{};
+  const float inv_output_scale = 1.0f / out_scale;
+  for (int32_t v = kQMin<T>; v <= kQMax<T>; ++v) {
+    const float dequantized = static_cast<float>(v - in_zp) * in_scale;
+    const long q = std::lrintf(f(dequantized) * inv_output_scale) + out_zp;
+    lut[static_cast<uint8_t>(static_cast<T>(v))] = static_cast<uint8_t>(ClampTo<T>(static_cast<int32_t>(q)));
+  }
+  return lut;
+}
+
 template <typename T>
 void ApplyLut8(const Lut8& lut, const T* x, int64_t n, T* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = static_cast<T>(lut[static_cast<uint8_t>(x[i])]);

@@ -1,0 +1,105 @@
+// MEAN over constant int32 axes, with keep_dims (tensorflow/lite/kernels/reduce.cc).
+
+#include <algorithm>#include <string>
+#include <vector>
+
+#include "kernels/mean.h"
+#include "runtime/op_kernel.h"
+#include "runtime/op_util.h"
+
+namespace qaudit::runtime {
+
+// Which rule computes a quantized mean:
+//  - kReference: reference_ops::QuantizedMeanOrSum for every axis set.
+//  - kTflite: the same, except TFLite's built-in special case: int8/uint8, keep_dims, a
+//    4-D input and axes exactly {1, 2} as written in the model (negative spellings miss
+//    it), which runs optimized Mean with its float-rounded bias.
+//  - kXnnpack: XNNPACK takes that same 4-D {1, 2} keep_dims case for int8/uint8 as a
+//    global average pooling; the rest falls back to TFLite's kernels.
+// An empty axis list copies the input bytes unchanged, as TFLite does, even when the
+// output's quantization differs.
+Result<EvalFn> PrepareMean(const PrepareContext& ctx) {
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectArity(2, 2, 1));
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectInputType(0, {DType::kFloat32, DType::kInt8, DType::kUInt8, DType::kInt16}));
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectInputType(1, {DType::kInt32}));
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectConstant(1));
+  const Tensor& in = ctx.input(0);
+  const Tensor& axes_t = ctx.input(1);
+  const Tensor& out = ctx.output(0);
+  const bool keep_dims = ctx.op.opts<ReducerOptions>().keep_dims;
+  if (out.dtype != in.dtype) {
+    return ctx.Error(std::string("output '") + out.name + "' is " + DTypeName(out.dtype) + " but input '" + in.name +
+                     "' is " + DTypeName(in.dtype));
+  }
+  const int rank = static_cast<int>(in.shape.size());
+  const int64_t num_axes = axes_t.num_elements();
+  const int32_t* axes = axes_t.data_as<int32_t>();
+  std::vector<bool> reduced(rank, false);
+  for (int64_t k = 0; k < num_axes; ++k) {
+    const int32_t a = axes[k] < 0 ? axes[k] + rank : axes[k];
+    if (a < 0 || a >= rank) {
+      return ctx.Error("axis " + std::to_string(axes[k]) + " is out of range for a " + std::to_string(rank) +
+                       "-D input");
+    }
+    reduced[a] = true;
+  }
+  Shape expected;
+  for (int d = 0; d < rank; ++d) {
+    if (!reduced[d]) {
+      expected.push_back(in.shape[d]);
+    } else if (keep_dims) {
+      expected.push_back(1);
+    }
+  }
+  if (out.shape != expected) {
+    return ctx.Error("output shape " + ShapeToString(out.shape) + " should be " + ShapeToString(expected));
+  }
+  const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
+  const int64_t n = in.num_elements();
+  if (num_axes == 0) {
+    const size_t bytes = static_cast<size_t>(n) * DTypeSize(in.dtype);
+    return EvalFn([=](const Workspace& ws) {
+      std::copy(ws.Get<uint8_t>(in_t), ws.Get<uint8_t>(in_t) + bytes, ws.Mutable<uint8_t>(out_t));
+    });
+  }
+  const kernels::ReduceShape s = kernels::MakeReduceShape(in.shape, reduced);
+  if (in.dtype == DType::kFloat32) {
+    return EvalFn([=](const Workspace& ws) { kernels::MeanFloat(s, ws.Get<float>(in_t), ws.Mutable<float>(out_t)); });
+  }
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectPerTensorQuant(in, "input"));
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectPerTensorQuant(out, "output"));
+  const float in_scale = in.quant.scale[0], out_scale = out.quant.scale[0];
+  const int32_t in_zp = ZeroPoint(in), out_zp = ZeroPoint(out);
+  if (in.dtype == DType::kInt16 && (in_zp != 0 || out_zp != 0)) {
+    return ctx.Error("int16 input and output must have zero point 0; got " + std::to_string(in_zp) + " and " +
+                     std::to_string(out_zp));
+  }
+  const bool hw_case = in.dtype != DType::kInt16 && keep_dims && rank == 4 && num_axes == 2 &&
+                       ((axes[0] == 1 && axes[1] == 2) || (axes[0] == 2 && axes[1] == 1));
+  auto make = [&](auto tag) -> Result<EvalFn> {
+    using T = decltype(tag);
+    if (hw_case && ctx.numerics == Numerics::kXnnpack) {
+      const float scale = in_scale / (static_cast<float>(s.count) * out_scale);
+      return EvalFn([=](const Workspace& ws) {
+        kernels::QuantizedMeanXnnpack<T>(s, in_zp, scale, out_zp, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
+      });
+    }
+    if (hw_case && ctx.numerics == Numerics::kTflite) {
+      const kernels::Mean4DParams p = kernels::MakeMean4DParams(in_scale, in_zp, out_scale, out_zp, s.count);
+      return EvalFn([=](const Workspace& ws) {
+        kernels::QuantizedMean4D<T>(s, p, kernels::Rounding::kDouble, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
+      });
+    }
+    const kernels::QuantizedMultiplier m =
+        kernels::QuantizeMultiplier(static_cast<double>(in_scale) / static_cast<double>(out_scale));
+    return EvalFn([=](const Workspace& ws) {
+      kernels::QuantizedMeanReference<T>(s, in_zp, m, kernels::Rounding::kDouble, out_zp, ws.Get<T>(in_t),
+                                         ws.Mutable<T>(out_t));
+    });
+  };
+  if (in.dtype == DType::kInt8) return make(int8_t{});
+  if (in.dtype == DType::kUInt8) return make(uint8_t{});
+  return make(int16_t{});
+}
+
+}  // namespace qaudit::runtime
