@@ -87,6 +87,13 @@ void QuantizedLeakyRelu(const QuantizedLeakyReluParams& p, Rounding r, const T* 
 // XNNPACK's qs8/qu8 leaky ReLU: both slopes as signed Q8 multipliers (negated, as XNNPACK
 // stores them) and one arithmetic shift by 8 whose bias 0x80 rounds ties up.
 struct XnnpackLeakyReluParams {
+  // The ratios XNNPACK's operator accepts; outside them it refuses the node.
+  static bool Supported(float in_scale, float alpha, float out_scale) {
+    const float positive_scale = in_scale / out_scale;
+    const float negative_scale = positive_scale * alpha;
+    return std::isfinite(alpha) && positive_scale >= 0x1.0p-8f && positive_scale <= 0x1.0p+7f &&
+           negative_scale >= -0x1.FFFC00p+6f && negative_scale <= 0x1.0p+7f && std::abs(negative_scale) >= 0x1.0p-8f;
+  }
   int32_t input_zero_point = 0;
   int32_t positive_multiplier = 0;
   int32_t negative_multiplier = 0;
@@ -207,7 +214,6 @@ Lut8 MakeTfliteLut(float in_scale, int32_t in_zp, float out_scale, int32_t out_z
 inline float XnnpackSigmoid(float x) {
   return std::signbit(x) ? 1.0f / (1.0f + std::exp(-x)) : 1.0f - 1.0f / (1.0f + std::exp(x));
 }
-inline float XnnpackTanh(float x) { return std::tanh(x); }
 
 // XNNPACK's create_lut_elementwise_nc: like TFLite's table but rounded half to even
 // (lrintf) and with the zero point added after rounding.

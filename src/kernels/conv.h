@@ -1,16 +1,19 @@
 // CONV_2D and DEPTHWISE_CONV_2D over NHWC tensors, float and quantized.
 //
-// Quantized: acc = bias[c] + sum over valid taps of w * (x - input_zero_point), then the
-// output stage. Taps that fall in the padding are skipped, which is the same as padding
-// with real zero. Weights are OHWI (conv) or 1HWC (depthwise, C = in_channels * multiplier);
-// weight zero points are 0 for int8/int16 weights and may be non-zero for uint8.
+// Quantized: acc = bias[c] + sum over taps of (w - weight_zero_point) * (x - input_zero_point),
+// then the output stage. Taps in the padding contribute nothing, the same as padding with
+// real zero. CONV_2D gathers each output pixel's window into a patch (zeros where it hangs
+// over the border) and takes one dot product per output channel with the weights, which
+// Prepare has laid out as [out_c][filter_h * filter_w * in_c] with the zero point removed.
 #ifndef QAUDIT_SRC_KERNELS_CONV_H_
 #define QAUDIT_SRC_KERNELS_CONV_H_
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
+#include "kernels/dot.h"
 #include "kernels/output_stage.h"
 
 namespace qaudit::kernels {
@@ -22,6 +25,7 @@ struct ConvGeometry {
   int stride_h, stride_w, dilation_h, dilation_w;
   int pad_top, pad_left;
   int depth_multiplier;  // depthwise only
+  int patch_size() const { return filter_h * filter_w * in_c; }
 };
 
 // TFLite's rule: SAME pads so that out = ceil(in / stride) and puts the odd pixel at the
@@ -35,65 +39,100 @@ inline int ConvPadding(int in, int filter, int stride, int dilation, int out) {
   return std::max(((out - 1) * stride + effective - in) / 2, 0);
 }
 
+// Copies the window of output pixel (b, oy, ox) into `patch` ([fh][fw][in_c]) through
+// `convert`, writing `zero` for taps outside the image.
+template <typename In, typename P, typename Convert>
+void GatherPatch(const ConvGeometry& g, const In* in, int b, int oy, int ox, P zero, Convert convert, P* patch) {
+  for (int ky = 0; ky < g.filter_h; ++ky) {
+    const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+    for (int kx = 0; kx < g.filter_w; ++kx, patch += g.in_c) {
+      const int ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+      if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) {
+        std::fill(patch, patch + g.in_c, zero);
+        continue;
+      }
+      const In* x = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c;
+      for (int ic = 0; ic < g.in_c; ++ic) patch[ic] = convert(x[ic]);
+    }
+  }
+}
+
+// Short patches (a first layer's 3x3x1) make poor dot products; for them the weights are
+// transposed to [patch_size][out_c] and each output pixel is accumulated across all output
+// channels at once. Both orders give the same integers; floats differ by summation order.
+inline constexpr int kShortPatch = 64;
+
+template <typename T>
+std::vector<T> Transposed(const T* w, int rows, int cols) {
+  std::vector<T> t(static_cast<size_t>(rows) * cols);
+  for (int r = 0; r < rows; ++r) {
+    for (int c = 0; c < cols; ++c) t[static_cast<size_t>(c) * rows + r] = w[static_cast<size_t>(r) * cols + c];
+  }
+  return t;
+}
+
+// Weights are OHWI, i.e. already [out_c][patch_size].
 inline void ConvFloat(const ConvGeometry& g, const float* in, const float* w, const float* bias, float act_min,
-               float act_max, float* out) {
+                      float act_max, float* out) {
+  const int k = g.patch_size();
+  std::vector<float> patch(k);
+  const std::vector<float> wt = k < kShortPatch ? Transposed(w, g.out_c, k) : std::vector<float>();
   for (int b = 0; b < g.batch; ++b) {
     for (int oy = 0; oy < g.out_h; ++oy) {
       for (int ox = 0; ox < g.out_w; ++ox) {
+        GatherPatch(g, in, b, oy, ox, 0.0f, [](float v) { return v; }, patch.data());
         float* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * g.out_c;
-        for (int oc = 0; oc < g.out_c; ++oc) o[oc] = bias ? bias[oc] : 0.0f;
-        for (int ky = 0; ky < g.filter_h; ++ky) {
-          const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-          if (iy < 0 || iy >= g.in_h) continue;
-          for (int kx = 0; kx < g.filter_w; ++kx) {
-            const int ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-            if (ix < 0 || ix >= g.in_w) continue;
-            const float* x = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c;
-            for (int oc = 0; oc < g.out_c; ++oc) {
-              const float* wk = w + ((static_cast<int64_t>(oc) * g.filter_h + ky) * g.filter_w + kx) * g.in_c;
-              float acc = 0.0f;
-              for (int ic = 0; ic < g.in_c; ++ic) acc += x[ic] * wk[ic];
-              o[oc] += acc;
-            }
+        if (k < kShortPatch) {
+          for (int oc = 0; oc < g.out_c; ++oc) o[oc] = bias ? bias[oc] : 0.0f;
+          for (int i = 0; i < k; ++i) {
+            const float* wi = wt.data() + static_cast<int64_t>(i) * g.out_c;
+            for (int oc = 0; oc < g.out_c; ++oc) o[oc] += patch[i] * wi[oc];
           }
+          for (int oc = 0; oc < g.out_c; ++oc) o[oc] = std::min(std::max(o[oc], act_min), act_max);
+          continue;
         }
-        for (int oc = 0; oc < g.out_c; ++oc) o[oc] = std::min(std::max(o[oc], act_min), act_max);
+        for (int oc = 0; oc < g.out_c; ++oc) {
+          const float v = DotFloat(patch.data(), w + static_cast<int64_t>(oc) * k, k) + (bias ? bias[oc] : 0.0f);
+          o[oc] = std::min(std::max(v, act_min), act_max);
+        }
       }
     }
   }
 }
 
-// In: int8/uint8/int16 activations; W: int8/uint8 weights; Acc: int32, or int64 for 16x8.
-template <typename In, typename W, typename Bias, typename Acc, typename Out>
-void ConvQuantized(const ConvGeometry& g, const In* in, int32_t in_zp, const W* w, int32_t w_zp, const Bias* bias,
+// `w16` holds the weights minus their zero point as int16, [out_c][patch_size]. Acc is
+// int32 for 8-bit inputs and int64 for 16x8.
+template <typename In, typename Bias, typename Acc, typename Out>
+void ConvQuantized(const ConvGeometry& g, const In* in, int32_t in_zp, const int16_t* w16, const Bias* bias,
                    const OutputStage& stage, Out* out) {
   DispatchRounding(stage.rounding, [&](auto rounding) {
+    const int k = g.patch_size();
+    std::vector<int16_t> patch(k);
+    const bool short_patch = k < kShortPatch;
+    const std::vector<int16_t> wt = short_patch ? Transposed(w16, g.out_c, k) : std::vector<int16_t>();
     std::vector<Acc> acc(g.out_c);
-    std::vector<int32_t> centered(g.in_c);
     for (int b = 0; b < g.batch; ++b) {
       for (int oy = 0; oy < g.out_h; ++oy) {
         for (int ox = 0; ox < g.out_w; ++ox) {
-          for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = bias ? static_cast<Acc>(bias[oc]) : 0;
-          for (int ky = 0; ky < g.filter_h; ++ky) {
-            const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-            if (iy < 0 || iy >= g.in_h) continue;
-            for (int kx = 0; kx < g.filter_w; ++kx) {
-              const int ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-              if (ix < 0 || ix >= g.in_w) continue;
-              const In* x = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c;
-              for (int ic = 0; ic < g.in_c; ++ic) centered[ic] = x[ic] - in_zp;
-              for (int oc = 0; oc < g.out_c; ++oc) {
-                const W* wk = w + ((static_cast<int64_t>(oc) * g.filter_h + ky) * g.filter_w + kx) * g.in_c;
-                Acc sum = 0;
-                for (int ic = 0; ic < g.in_c; ++ic) sum += static_cast<Acc>(centered[ic] * (wk[ic] - w_zp));
-                acc[oc] += sum;
-              }
+          GatherPatch(g, in, b, oy, ox, int16_t{0}, [&](In v) { return static_cast<int16_t>(v - in_zp); },
+                      patch.data());
+          if (short_patch) {
+            for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = 0;
+            for (int i = 0; i < k; ++i) {
+              const int16_t* wi = wt.data() + static_cast<int64_t>(i) * g.out_c;
+              for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += static_cast<Acc>(static_cast<int32_t>(patch[i]) * wi[oc]);
+            }
+          } else {
+            for (int oc = 0; oc < g.out_c; ++oc) {
+              const int16_t* wk = w16 + static_cast<int64_t>(oc) * k;
+              acc[oc] = sizeof(Acc) == 8 ? DotInt16Wide(patch.data(), wk, k) : DotInt16(patch.data(), wk, k);
             }
           }
-          Out* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * g.out_c;
-          for (int oc = 0; oc < g.out_c; ++oc) {
-            o[oc] = static_cast<Out>(stage.Apply<decltype(rounding)::value>(acc[oc], oc));
+          if (bias) {
+            for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += static_cast<Acc>(bias[oc]);
           }
+          Out* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * g.out_c;
+          stage.ApplyRow<decltype(rounding)::value>(acc.data(), g.out_c, o);
         }
       }
     }
@@ -125,11 +164,13 @@ inline void DepthwiseConvFloat(const ConvGeometry& g, const float* in, const flo
   }
 }
 
-template <typename In, typename W, typename Bias, typename Acc, typename Out>
-void DepthwiseConvQuantized(const ConvGeometry& g, const In* in, int32_t in_zp, const W* w, int32_t w_zp,
-                            const Bias* bias, const OutputStage& stage, Out* out) {
+// `w16` holds the 1HWC weights minus their zero point as int16, [filter_h][filter_w][out_c].
+template <typename In, typename Bias, typename Acc, typename Out>
+void DepthwiseConvQuantized(const ConvGeometry& g, const In* in, int32_t in_zp, const int16_t* w16, const Bias* bias,
+                            const OutputStage& stage, Out* out) {
   DispatchRounding(stage.rounding, [&](auto rounding) {
     std::vector<Acc> acc(g.out_c);
+    std::vector<int16_t> x16(g.out_c);  // the input channel each output channel reads, centred
     for (int b = 0; b < g.batch; ++b) {
       for (int oy = 0; oy < g.out_h; ++oy) {
         for (int ox = 0; ox < g.out_w; ++ox) {
@@ -141,26 +182,25 @@ void DepthwiseConvQuantized(const ConvGeometry& g, const In* in, int32_t in_zp, 
               const int ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
               if (ix < 0 || ix >= g.in_w) continue;
               const In* x = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c;
-              const W* wk = w + (static_cast<int64_t>(ky) * g.filter_w + kx) * g.out_c;
-              if (g.depth_multiplier == 1) {
-                for (int oc = 0; oc < g.out_c; ++oc) {
-                  acc[oc] += static_cast<Acc>((x[oc] - in_zp) * (wk[oc] - w_zp));
-                }
-              } else {
-                for (int oc = 0; oc < g.out_c; ++oc) {
-                  acc[oc] += static_cast<Acc>((x[oc / g.depth_multiplier] - in_zp) * (wk[oc] - w_zp));
-                }
-              }
+              const int16_t* wk = w16 + (static_cast<int64_t>(ky) * g.filter_w + kx) * g.out_c;
+              for (int oc = 0; oc < g.out_c; ++oc) x16[oc] = static_cast<int16_t>(x[oc / g.depth_multiplier] - in_zp);
+              for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += static_cast<Acc>(static_cast<int32_t>(x16[oc]) * wk[oc]);
             }
           }
           Out* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * g.out_c;
-          for (int oc = 0; oc < g.out_c; ++oc) {
-            o[oc] = static_cast<Out>(stage.Apply<decltype(rounding)::value>(acc[oc], oc));
-          }
+          stage.ApplyRow<decltype(rounding)::value>(acc.data(), g.out_c, o);
         }
       }
     }
   });
+}
+
+// Weights minus their zero point, widened to int16 once so the hot loops multiply int16s.
+template <typename W>
+std::vector<int16_t> CenteredWeights(const W* w, int64_t n, int32_t zero_point) {
+  std::vector<int16_t> out(n);
+  for (int64_t i = 0; i < n; ++i) out[i] = static_cast<int16_t>(w[i] - zero_point);
+  return out;
 }
 
 }  // namespace qaudit::kernels

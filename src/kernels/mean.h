@@ -1,9 +1,9 @@
 // MEAN over a set of axes. Elements are summed in row-major input order (the order of
 // TFLite's reference Reduce), which fixes the float result.
 //
-// Quantized results come from one of three rules:
-//  - reference_ops::QuantizedMeanOrSum (any axes): sum of (q - in_zp), then one
-//    MultiplyByQuantizedMultiplier with in_scale / out_scale folded with 1 / count;
+// Quantized results come from one of four rules:
+//  - equal input and output parameters: the integer mean, truncated;
+//  - otherwise reference_ops::QuantizedMeanOrSum, which works in float;
 //  - TFLite's built-in 4-D mean over H and W (int8/uint8, keep_dims): raw sum times
 //    in_scale / (count * out_scale), plus a float-rounded bias for the zero points;
 //  - XNNPACK's global average pooling (fp32 requantization).
@@ -72,25 +72,31 @@ inline void MeanFloat(const ReduceShape& s, const float* x, float* y) {
   for (int64_t o = 0; o < s.num_outputs; ++o) y[o] /= static_cast<float>(s.count);
 }
 
-// reference_ops::QuantizedMeanOrSum. The multiplier absorbs 1/count: shifted left by
-// floor(log2(count)) (at most 32, and at most 31 + shift) and divided, truncating, by count.
+// reference_ops::Mean on quantized data, which TFLite uses when input and output share
+// scale and zero point: the raw sum divided by the count, truncating toward zero.
 template <typename T>
-void QuantizedMeanReference(const ReduceShape& s, int32_t in_zp, QuantizedMultiplier m, Rounding r,
-                            int32_t out_zp, const T* x, T* y) {
+void QuantizedMeanSameParams(const ReduceShape& s, const T* x, T* y) {
   std::vector<int32_t> sums(s.num_outputs, 0);
   ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += x[i]; });
-  if (s.count == 0) {
-    std::fill(y, y + s.num_outputs, T{});
-    return;
-  }
-  const int log2_count = 63 - __builtin_clzll(static_cast<uint64_t>(s.count));
-  const int shift = std::min({log2_count, 32, 31 + m.shift});
-  QuantizedMultiplier folded;
-  folded.multiplier = static_cast<int32_t>((static_cast<int64_t>(m.multiplier) << shift) / s.count);
-  folded.shift = m.shift - shift;
+  for (int64_t o = 0; o < s.num_outputs; ++o) y[o] = static_cast<T>(sums[o] / static_cast<int32_t>(s.count));
+}
+
+// reference_ops::QuantizedMeanOrSum (TFLite 2.12): the mean of the raw values in float,
+// rescaled by in_scale / out_scale in float, shifted by -in_zp * scale, rounded half away
+// from zero, offset by out_zp and saturated, all in float.
+template <typename T>
+void QuantizedMeanFloat(const ReduceShape& s, float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
+                        const T* x, T* y) {
+  std::vector<int32_t> sums(s.num_outputs, 0);
+  ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += x[i]; });
+  const float scale = in_scale / out_scale;
+  const float bias = static_cast<float>(-in_zp) * scale;
   for (int64_t o = 0; o < s.num_outputs; ++o) {
-    const int32_t centered = static_cast<int32_t>(sums[o] - static_cast<int64_t>(in_zp) * s.count);
-    y[o] = ClampTo<T>(ApplyMultiplier(centered, folded, r) + out_zp);
+    const float mean = static_cast<float>(sums[o]) / static_cast<float>(s.count);
+    const float scaled = mean * scale;  // not fused with the add, as in TFLite
+    float r = std::round(scaled + bias) + static_cast<float>(out_zp);
+    r = std::max(std::min(r, static_cast<float>(kQMax<T>)), static_cast<float>(kQMin<T>));
+    y[o] = static_cast<T>(r);
   }
 }
 
@@ -119,7 +125,7 @@ void QuantizedMean4D(const ReduceShape& s, const Mean4DParams& p, Rounding r, co
 }
 
 // XNNPACK's global average pooling: the sum of (q - in_zp) times the float scale
-// in_scale / (count * out_scale), clamped, rounded half to even, plus out_zp.
+// in_scale / (out_scale * count), clamped, rounded half to even, plus out_zp.
 template <typename T>
 void QuantizedMeanXnnpack(const ReduceShape& s, int32_t in_zp, float scale, int32_t out_zp, const T* x, T* y) {
   std::vector<int32_t> sums(s.num_outputs, 0);

@@ -32,6 +32,30 @@ struct OutputStage {
                           const std::vector<float>& float_multipliers, int32_t zero_point, int32_t act_min,
                           int32_t act_max);
 
+  // Requantizes a row of accumulators, one per channel; the stage must hold a multiplier
+  // (and scale) for each of the n channels. Written as one flat loop over plain arrays so
+  // that the compiler vectorizes it.
+  template <Rounding R, typename Acc, typename Out>
+  void ApplyRow(const Acc* acc, int n, Out* out) const {
+    const QuantizedMultiplier* m = multipliers.data();
+    const float* scale = scales.data();
+    const int32_t zp = zero_point, lo = act_min, hi = act_max;
+    for (int c = 0; c < n; ++c) {
+      int32_t v;
+      if constexpr (R == Rounding::kDouble) {
+        v = MultiplyByQuantizedMultiplierDoubleRounding(static_cast<int32_t>(acc[c]), m[c]);
+      } else if constexpr (R == Rounding::kSingle) {
+        v = MultiplyByQuantizedMultiplierSingleRounding(static_cast<int32_t>(acc[c]), m[c]);
+      } else if constexpr (R == Rounding::kFp32) {
+        v = RequantizeFp32(static_cast<int32_t>(acc[c]), scale[c], static_cast<float>(lo - zp), static_cast<float>(hi - zp));
+      } else {
+        v = MultiplyByQuantizedMultiplier64(acc[c], m[c]);
+      }
+      v += zp;
+      out[c] = static_cast<Out>(v < lo ? lo : (v > hi ? hi : v));
+    }
+  }
+
   template <Rounding R>
   int32_t Apply(int64_t acc, int channel) const {
     const int c = multipliers.size() == 1 ? 0 : channel;

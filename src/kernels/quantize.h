@@ -25,11 +25,15 @@ inline T ClampTo(int32_t v) {
   return static_cast<T>(std::min(std::max(v, kQMin<T>), kQMax<T>));
 }
 
-// TFLite's MultiplyByQuantizedMultiplier under the build's rounding rule: kDouble
-// (SaturatingRoundingDoublingHighMul, then RoundingDivideByPOT) or kSingle.
+// TFLite's MultiplyByQuantizedMultiplier: kDouble (SaturatingRoundingDoublingHighMul,
+// then RoundingDivideByPOT), kSingle (TFLITE_SINGLE_ROUNDING), or kInt64, the overload for
+// int64 arguments, which first reduces the multiplier to 16 bits.
 inline int32_t ApplyMultiplier(int32_t x, QuantizedMultiplier m, Rounding r) {
-  return r == Rounding::kSingle ? MultiplyByQuantizedMultiplierSingleRounding(x, m)
-                                : MultiplyByQuantizedMultiplierDoubleRounding(x, m);
+  switch (r) {
+    case Rounding::kSingle: return MultiplyByQuantizedMultiplierSingleRounding(x, m);
+    case Rounding::kInt64: return MultiplyByQuantizedMultiplier64(x, m);
+    default: return MultiplyByQuantizedMultiplierDoubleRounding(x, m);
+  }
 }
 
 // What a C++ float -> int32 cast yields for values outside int32 (and NaN) on x86 and

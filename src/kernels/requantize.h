@@ -10,6 +10,7 @@
 
 #include "fixedpoint/fixedpoint.h"
 
+
 namespace qaudit::kernels {
 
 // real_multiplier ~= multiplier * 2^(shift - 31), multiplier in [2^30, 2^31) or 0.
@@ -33,17 +34,35 @@ inline QuantizedMultiplier QuantizeMultiplier(double real_multiplier) {
   return {static_cast<int32_t>(q_fixed), shift};
 }
 
+// gemmlowp's SaturatingRoundingDoublingHighMul: round(a * b / 2^31), ties away from zero
+// except that the nudge makes negative ties round up; the one overflow, INT32_MIN^2,
+// saturates. Written without branches so that loops over channels vectorize.
+inline int32_t SaturatingRoundingDoublingHighMul(int32_t a, int32_t b) {
+  const int64_t ab = static_cast<int64_t>(a) * b;
+  const int64_t x = ab + (ab >= 0 ? (int64_t{1} << 30) : 1 - (int64_t{1} << 30));
+  const int32_t high = static_cast<int32_t>((x + (x < 0 ? (int64_t{1} << 31) - 1 : 0)) >> 31);  // x / 2^31, truncated
+  return a == b && a == std::numeric_limits<int32_t>::min() ? std::numeric_limits<int32_t>::max() : high;
+}
+
+// gemmlowp's RoundingDivideByPOT: x / 2^exponent rounded half away from zero.
+inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
+  const int32_t mask = static_cast<int32_t>((int64_t{1} << exponent) - 1);
+  const int32_t remainder = x & mask;
+  const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
+  return (x >> exponent) + (remainder > threshold ? 1 : 0);
+}
+
 // Double rounding (reference kernels): SaturatingRoundingDoublingHighMul, then
-// RoundingDivideByPOT; both round half away from zero.
+// RoundingDivideByPOT.
 inline int32_t MultiplyByQuantizedMultiplierDoubleRounding(int32_t x, QuantizedMultiplier m) {
   const int left_shift = m.shift > 0 ? m.shift : 0;
   const int right_shift = m.shift > 0 ? 0 : -m.shift;
   // The left shift is done in 64 bits and saturated: the reference's int32 shift would be
-  // undefined for such inputs, and saturation is what gemmlowp's saturating variants do.
+  // undefined for such inputs.
   int64_t shifted = static_cast<int64_t>(x) * (int64_t{1} << left_shift);
   shifted = std::clamp<int64_t>(shifted, std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max());
-  return gemmlowp::RoundingDivideByPOT(
-      gemmlowp::SaturatingRoundingDoublingHighMul(static_cast<int32_t>(shifted), m.multiplier), right_shift);
+  return RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(static_cast<int32_t>(shifted), m.multiplier),
+                             right_shift);
 }
 
 // Single rounding (ruy's ApplyMultiplier, TFLITE_SINGLE_ROUNDING): one rounding of

@@ -201,10 +201,11 @@ struct SoftmaxInt16Params {
   Int16Lut one_over_one_plus_x_lut;      // 1 / (1 + x) on [0, 1]
 };
 
-inline SoftmaxInt16Params MakeSoftmaxInt16Params(double in_scale, double beta) {
+// in_scale * beta is a float product, as in TFLite.
+inline SoftmaxInt16Params MakeSoftmaxInt16Params(float in_scale, float beta) {
   constexpr double kRange = 65535.0;
   SoftmaxInt16Params p;
-  p.input_multiplier = QuantizeMultiplier(in_scale * beta / (10.0 / 65535.0));
+  p.input_multiplier = QuantizeMultiplier(static_cast<double>(in_scale * beta) / (10.0 / 65535.0));
   p.exp_lut = MakeInt16Lut(10.0 / kRange, 32767, 2.0 / kRange, [](double v) { return std::exp(v); });
   p.one_over_one_plus_x_lut = MakeInt16Lut(1.0 / kRange, -32768, 2.0 / kRange, [](double v) { return 1.0 / (1.0 + v); });
   return p;

@@ -84,7 +84,8 @@ Result<EvalFn> PrepareReluX(const PrepareContext& ctx, float lo, float hi) {
   kernels::QuantizedReluParams p;
   p.input_zero_point = ZeroPoint(in);
   p.output_zero_point = ZeroPoint(ctx.output(0));
-  p.multiplier = kernels::QuantizeMultiplier(static_cast<double>(InputScale(ctx)) / out_scale);
+  // TFLite divides the scales in float, then widens.
+  p.multiplier = kernels::QuantizeMultiplier(InputScale(ctx) / out_scale);
   p.act_min = std::max(qmin, p.output_zero_point + static_cast<int32_t>(std::round(lo / out_scale)));
   p.act_max = std::isinf(hi) ? qmax : std::min(qmax, p.output_zero_point + static_cast<int32_t>(std::round(hi / out_scale)));
   const Rounding r = MultiplyRounding(ctx.numerics);
@@ -105,7 +106,8 @@ Result<EvalFn> PrepareRelu6(const PrepareContext& ctx) { return PrepareReluX(ctx
 // ---- LEAKY_RELU ----------------------------------------------------------------------
 
 // TFLite: two fixed-point multipliers, in_scale / out_scale and in_scale * alpha /
-// out_scale (both in double). XNNPACK takes int8/uint8 and uses 8-bit multipliers.
+// out_scale. XNNPACK takes int8/uint8 when both ratios are within its limits and applies
+// 8-bit multipliers instead.
 Result<EvalFn> PrepareLeakyRelu(const PrepareContext& ctx) {
   QAUDIT_RETURN_IF_ERROR(ExpectUnary(ctx, {DType::kFloat32, DType::kInt8, DType::kUInt8, DType::kInt16}));
   const Tensor& in = ctx.input(0);
@@ -119,8 +121,9 @@ Result<EvalFn> PrepareLeakyRelu(const PrepareContext& ctx) {
   }
   QAUDIT_RETURN_IF_ERROR(ExpectQuantizedUnary(ctx));
   if (in.dtype == DType::kInt16) QAUDIT_RETURN_IF_ERROR(ExpectZeroPointsZero(ctx));
-  const double in_scale = InputScale(ctx), out_scale = OutputScale(ctx);
-  if (ctx.numerics == Numerics::kXnnpack && in.dtype != DType::kInt16) {
+  const float in_scale = InputScale(ctx), out_scale = OutputScale(ctx);
+  if (ctx.numerics == Numerics::kXnnpack && in.dtype != DType::kInt16 &&
+      kernels::XnnpackLeakyReluParams::Supported(in_scale, alpha, out_scale)) {
     const kernels::XnnpackLeakyReluParams xp = kernels::XnnpackLeakyReluParams::Make(
         InputScale(ctx), ZeroPoint(in), alpha, OutputScale(ctx), ZeroPoint(ctx.output(0)));
     return ForQuantizedType(in.dtype, [&](auto tag) {
@@ -131,6 +134,7 @@ Result<EvalFn> PrepareLeakyRelu(const PrepareContext& ctx) {
   kernels::QuantizedLeakyReluParams p;
   p.input_zero_point = ZeroPoint(in);
   p.output_zero_point = ZeroPoint(ctx.output(0));
+  // Both ratios are formed in float, as TFLite does, then widened.
   p.identity = kernels::QuantizeMultiplier(in_scale / out_scale);
   p.alpha = kernels::QuantizeMultiplier(in_scale * alpha / out_scale);
   const Rounding r = MultiplyRounding(ctx.numerics);
@@ -202,7 +206,8 @@ Result<EvalFn> PrepareInt16Activation(const PrepareContext& ctx) {
 //  - kReference: reference_integer_ops' gemmlowp evaluation in Q4.27, which hard-codes
 //    the output parameters (1/256 and min(T) for LOGISTIC, 1/128 and the type's middle
 //    for TANH).
-//  - kXnnpack: XNNPACK's table (a different float formula and round-half-to-even).
+//  - kXnnpack: XNNPACK's table for LOGISTIC (another float formula, round half to even);
+//    TANH is not delegated.
 template <bool kTanh>
 Result<EvalFn> PrepareInt8Activation(const PrepareContext& ctx) {
   const Tensor& in = ctx.input(0);
@@ -230,13 +235,14 @@ Result<EvalFn> PrepareInt8Activation(const PrepareContext& ctx) {
       });
     });
   }
-  float (*f)(float) = kTanh ? kernels::TfliteTanh : kernels::TfliteSigmoid;
-  if (ctx.numerics == Numerics::kXnnpack) f = kTanh ? kernels::XnnpackTanh : kernels::XnnpackSigmoid;
+  // XNNPACK (2.12) takes LOGISTIC only with the standard output zero point; never TANH.
+  const bool xnnpack = !kTanh && ctx.numerics == Numerics::kXnnpack && out_zp == (in.dtype == DType::kInt8 ? -128 : 0);
   return ForQuantizedType(in.dtype, [&](auto tag) {
     using T = decltype(tag);
-    const kernels::Lut8 lut = ctx.numerics == Numerics::kXnnpack
-                                  ? kernels::MakeXnnpackLut<T>(in_scale, in_zp, out_scale, out_zp, f)
-                                  : kernels::MakeTfliteLut<T>(in_scale, in_zp, out_scale, out_zp, f);
+    const kernels::Lut8 lut =
+        xnnpack ? kernels::MakeXnnpackLut<T>(in_scale, in_zp, out_scale, out_zp, kernels::XnnpackSigmoid)
+                : kernels::MakeTfliteLut<T>(in_scale, in_zp, out_scale, out_zp,
+                                            kTanh ? kernels::TfliteTanh : kernels::TfliteSigmoid);
     return EvalFn([=](const Workspace& ws) { kernels::ApplyLut8<T>(lut, ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
   });
 }

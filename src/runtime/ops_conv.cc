@@ -109,14 +109,22 @@ Status ExpectQuantizedTypes(const PrepareContext& ctx) {
   return Status::Ok();
 }
 
+// Calls make(input, bias, accumulator) with a value of each type this op needs.
 template <typename Fn>
 EvalFn DispatchQuantized(const PrepareContext& ctx, Fn&& make) {
   const DType in = ctx.input(0).dtype;
   const bool bias64 = ctx.has_input(2) && ctx.input(2).dtype == DType::kInt64;
-  if (in == DType::kInt8) return make(int8_t{}, int8_t{}, int32_t{}, int32_t{});
-  if (in == DType::kUInt8) return make(uint8_t{}, uint8_t{}, int32_t{}, int32_t{});
-  if (bias64) return make(int16_t{}, int8_t{}, int64_t{}, int64_t{});
-  return make(int16_t{}, int8_t{}, int32_t{}, int64_t{});
+  if (in == DType::kInt8) return make(int8_t{}, int32_t{}, int32_t{});
+  if (in == DType::kUInt8) return make(uint8_t{}, int32_t{}, int32_t{});
+  if (bias64) return make(int16_t{}, int64_t{}, int64_t{});
+  return make(int16_t{}, int32_t{}, int64_t{});
+}
+
+// The weights minus their zero point as int16 (int8 weights are symmetric: TFLite ignores
+// their zero point).
+std::vector<int16_t> CenteredWeightsOf(const Tensor& w) {
+  if (w.dtype == DType::kUInt8) return kernels::CenteredWeights(w.data_as<uint8_t>(), w.num_elements(), ZeroPoint(w));
+  return kernels::CenteredWeights(w.data_as<int8_t>(), w.num_elements(), 0);
 }
 
 Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
@@ -186,22 +194,22 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
     });
   }
   QAUDIT_RETURN_IF_ERROR(ExpectQuantizedTypes(ctx));
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectConstant(1));
   QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, g.out_c, depthwise ? 3 : 0));
   const int32_t in_zp = ZeroPoint(in);
-  const int32_t w_zp = in.dtype == DType::kUInt8 ? ZeroPoint(w) : 0;  // int8 weights are symmetric
-  return DispatchQuantized(ctx, [&](auto in_v, auto w_v, auto bias_v, auto acc_v) {
+  const std::vector<int16_t> w16 = CenteredWeightsOf(w);
+  return DispatchQuantized(ctx, [&](auto in_v, auto bias_v, auto acc_v) {
     using In = decltype(in_v);
-    using W = decltype(w_v);
     using Bias = decltype(bias_v);
     using Acc = decltype(acc_v);
     return EvalFn([=](const Workspace& ws) {
       const Bias* bias = b_t == kNoTensor ? nullptr : ws.Get<Bias>(b_t);
       if (depthwise) {
-        kernels::DepthwiseConvQuantized<In, W, Bias, Acc, In>(g, ws.Get<In>(in_t), in_zp, ws.Get<W>(w_t), w_zp, bias,
-                                                              stage, ws.Mutable<In>(out_t));
+        kernels::DepthwiseConvQuantized<In, Bias, Acc, In>(g, ws.Get<In>(in_t), in_zp, w16.data(), bias, stage,
+                                                           ws.Mutable<In>(out_t));
       } else {
-        kernels::ConvQuantized<In, W, Bias, Acc, In>(g, ws.Get<In>(in_t), in_zp, ws.Get<W>(w_t), w_zp, bias, stage,
-                                                     ws.Mutable<In>(out_t));
+        kernels::ConvQuantized<In, Bias, Acc, In>(g, ws.Get<In>(in_t), in_zp, w16.data(), bias, stage,
+                                                  ws.Mutable<In>(out_t));
       }
     });
   });
@@ -254,18 +262,18 @@ Result<EvalFn> PrepareFullyConnected(const PrepareContext& ctx) {
     });
   }
   QAUDIT_RETURN_IF_ERROR(ExpectQuantizedTypes(ctx));
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectConstant(1));
   QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, s.out, 0));
   const int32_t in_zp = ZeroPoint(in);
-  const int32_t w_zp = in.dtype == DType::kUInt8 ? ZeroPoint(w) : 0;
-  return DispatchQuantized(ctx, [&](auto in_v, auto w_v, auto bias_v, auto acc_v) {
+  const std::vector<int16_t> w16 = CenteredWeightsOf(w);
+  return DispatchQuantized(ctx, [&](auto in_v, auto bias_v, auto acc_v) {
     using In = decltype(in_v);
-    using W = decltype(w_v);
     using Bias = decltype(bias_v);
     using Acc = decltype(acc_v);
     return EvalFn([=](const Workspace& ws) {
-      kernels::FullyConnectedQuantized<In, W, Bias, Acc, In>(s, ws.Get<In>(in_t), in_zp, ws.Get<W>(w_t), w_zp,
-                                                             b_t == kNoTensor ? nullptr : ws.Get<Bias>(b_t), stage,
-                                                             ws.Mutable<In>(out_t));
+      kernels::FullyConnectedQuantized<In, Bias, Acc, In>(s, ws.Get<In>(in_t), in_zp, w16.data(),
+                                                          b_t == kNoTensor ? nullptr : ws.Get<Bias>(b_t), stage,
+                                                          ws.Mutable<In>(out_t));
     });
   });
 }

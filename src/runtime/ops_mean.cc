@@ -1,6 +1,6 @@
 // MEAN over constant int32 axes, with keep_dims (tensorflow/lite/kernels/reduce.cc).
-
-#include <algorithm>#include <string>
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "kernels/mean.h"
@@ -9,15 +9,16 @@
 
 namespace qaudit::runtime {
 
-// Which rule computes a quantized mean:
-//  - kReference: reference_ops::QuantizedMeanOrSum for every axis set.
-//  - kTflite: the same, except TFLite's built-in special case: int8/uint8, keep_dims, a
-//    4-D input and axes exactly {1, 2} as written in the model (negative spellings miss
-//    it), which runs optimized Mean with its float-rounded bias.
-//  - kXnnpack: XNNPACK takes that same 4-D {1, 2} keep_dims case for int8/uint8 as a
-//    global average pooling; the rest falls back to TFLite's kernels.
-// An empty axis list copies the input bytes unchanged, as TFLite does, even when the
-// output's quantization differs.
+// Which rule computes a quantized mean (TFLite 2.12's reduce.cc):
+//  - kTflite only: int8/uint8, keep_dims, a 4-D input and axes exactly {1, 2} or {2, 1}
+//    as written in the model (negative spellings miss it) run TFLite's optimized Mean,
+//    with a fixed-point multiplier and a float-rounded zero-point bias.
+//  - otherwise, equal input and output scale and zero point: the truncated integer mean.
+//  - otherwise reference_ops::QuantizedMeanOrSum, computed in float.
+//  - kXnnpack: XNNPACK takes int8/uint8 4-D means over exactly {1, 2} (with or without
+//    keep_dims) when in_scale / out_scale is in [2^-8, 2^8), as a global average pooling;
+//    the rest falls back to TFLite's kernels.
+// An empty axis list reduces over nothing: every element is rescaled on its own.
 Result<EvalFn> PrepareMean(const PrepareContext& ctx) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectArity(2, 2, 1));
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectInputType(0, {DType::kFloat32, DType::kInt8, DType::kUInt8, DType::kInt16}));
@@ -55,13 +56,6 @@ Result<EvalFn> PrepareMean(const PrepareContext& ctx) {
     return ctx.Error("output shape " + ShapeToString(out.shape) + " should be " + ShapeToString(expected));
   }
   const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
-  const int64_t n = in.num_elements();
-  if (num_axes == 0) {
-    const size_t bytes = static_cast<size_t>(n) * DTypeSize(in.dtype);
-    return EvalFn([=](const Workspace& ws) {
-      std::copy(ws.Get<uint8_t>(in_t), ws.Get<uint8_t>(in_t) + bytes, ws.Mutable<uint8_t>(out_t));
-    });
-  }
   const kernels::ReduceShape s = kernels::MakeReduceShape(in.shape, reduced);
   if (in.dtype == DType::kFloat32) {
     return EvalFn([=](const Workspace& ws) { kernels::MeanFloat(s, ws.Get<float>(in_t), ws.Mutable<float>(out_t)); });
@@ -74,27 +68,32 @@ Result<EvalFn> PrepareMean(const PrepareContext& ctx) {
     return ctx.Error("int16 input and output must have zero point 0; got " + std::to_string(in_zp) + " and " +
                      std::to_string(out_zp));
   }
-  const bool hw_case = in.dtype != DType::kInt16 && keep_dims && rank == 4 && num_axes == 2 &&
-                       ((axes[0] == 1 && axes[1] == 2) || (axes[0] == 2 && axes[1] == 1));
+  const bool hw_axes = rank == 4 && num_axes == 2 && ((axes[0] == 1 && axes[1] == 2) || (axes[0] == 2 && axes[1] == 1));
+  const bool eight_bit = in.dtype != DType::kInt16;
+  const bool xnnpack = ctx.numerics == Numerics::kXnnpack && eight_bit && hw_axes && in_scale / out_scale >= 0x1.0p-8f &&
+                       in_scale / out_scale < 0x1.0p+8f;
+  const bool optimized_4d = ctx.numerics != Numerics::kReference && eight_bit && hw_axes && keep_dims;
   auto make = [&](auto tag) -> Result<EvalFn> {
     using T = decltype(tag);
-    if (hw_case && ctx.numerics == Numerics::kXnnpack) {
-      const float scale = in_scale / (static_cast<float>(s.count) * out_scale);
+    if (xnnpack) {
+      const float scale = in_scale / (out_scale * static_cast<float>(s.count));
       return EvalFn([=](const Workspace& ws) {
         kernels::QuantizedMeanXnnpack<T>(s, in_zp, scale, out_zp, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
       });
     }
-    if (hw_case && ctx.numerics == Numerics::kTflite) {
+    if (optimized_4d) {
       const kernels::Mean4DParams p = kernels::MakeMean4DParams(in_scale, in_zp, out_scale, out_zp, s.count);
       return EvalFn([=](const Workspace& ws) {
         kernels::QuantizedMean4D<T>(s, p, kernels::Rounding::kDouble, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
       });
     }
-    const kernels::QuantizedMultiplier m =
-        kernels::QuantizeMultiplier(static_cast<double>(in_scale) / static_cast<double>(out_scale));
+    if (in_scale == out_scale && in_zp == out_zp) {
+      return EvalFn([=](const Workspace& ws) {
+        kernels::QuantizedMeanSameParams<T>(s, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
+      });
+    }
     return EvalFn([=](const Workspace& ws) {
-      kernels::QuantizedMeanReference<T>(s, in_zp, m, kernels::Rounding::kDouble, out_zp, ws.Get<T>(in_t),
-                                         ws.Mutable<T>(out_t));
+      kernels::QuantizedMeanFloat<T>(s, in_scale, in_zp, out_scale, out_zp, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
     });
   };
   if (in.dtype == DType::kInt8) return make(int8_t{});

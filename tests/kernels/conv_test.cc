@@ -54,10 +54,10 @@ TEST(ConvTest, Int8WithZeroPointsBiasAndRequantization) {
   const int32_t bias[1] = {10};
   int8_t out[9];
   const OutputStage stage = OutputStage::Make(Rounding::kDouble, {2.0}, {2.0f}, -3, -128, 127);
-  ConvQuantized<int8_t, int8_t, int32_t, int32_t, int8_t>(Geometry(false), in, 2, w, 0, bias, stage, out);
+  ConvQuantized<int8_t, int32_t, int32_t, int8_t>(Geometry(false), in, 2, CenteredWeights(w, 4, 0).data(), bias, stage, out);
   for (int i = 0; i < 4; ++i) EXPECT_EQ(out[i], 9) << i;
   // SAME: padded taps are skipped (real zero), so the corner is (9 + 10) * 2 - 3 = 35.
-  ConvQuantized<int8_t, int8_t, int32_t, int32_t, int8_t>(Geometry(true), in, 2, w, 0, bias, stage, out);
+  ConvQuantized<int8_t, int32_t, int32_t, int8_t>(Geometry(true), in, 2, CenteredWeights(w, 4, 0).data(), bias, stage, out);
   EXPECT_EQ(out[8], 35);
 }
 
@@ -76,7 +76,7 @@ TEST(ConvTest, RoundingRuleIsTheStages) {
   for (const Case& c : cases) {
     const OutputStage stage = OutputStage::Make(c.rounding, {0.5}, {0.5f}, 0, -128, 127);
     int8_t out[1];
-    ConvQuantized<int8_t, int8_t, int32_t, int32_t, int8_t>(g, &c.x, 0, w, 0, nullptr, stage, out);
+    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, &c.x, 0, CenteredWeights(w, 1, 0).data(), nullptr, stage, out);
     EXPECT_EQ(out[0], c.expected) << "x=" << int{c.x} << " rounding " << static_cast<int>(c.rounding);
   }
 }
@@ -100,7 +100,7 @@ TEST(DepthwiseConvTest, MultiplierTwoReadsEachInputChannelTwice) {
   const int8_t qw[4] = {1, 2, 3, 4};
   int8_t qout[4];
   const OutputStage stage = OutputStage::Make(Rounding::kDouble, {1.0, 1.0, 1.0, 0.5}, {1, 1, 1, 0.5f}, 0, -128, 127);
-  DepthwiseConvQuantized<int8_t, int8_t, int32_t, int32_t, int8_t>(g, qin, -1, qw, 0, nullptr, stage, qout);
+  DepthwiseConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, qin, -1, CenteredWeights(qw, 4, 0).data(), nullptr, stage, qout);
   EXPECT_EQ(qout[1], 6);
   EXPECT_EQ(qout[3], 10);  // per-channel multiplier 0.5
 }
@@ -116,7 +116,7 @@ TEST(ConvTest, Int16ActivationsAccumulateIn64Bits) {
   const int64_t bias[1] = {int64_t{1} << 40};
   int16_t out[1];
   const OutputStage stage = OutputStage::Make(Rounding::kInt64, {std::ldexp(1.0, -30)}, {0}, 0, -32768, 32767);
-  ConvQuantized<int16_t, int8_t, int64_t, int64_t, int16_t>(g, in, 0, w, 0, bias, stage, out);
+  ConvQuantized<int16_t, int64_t, int64_t, int16_t>(g, in, 0, CenteredWeights(w, 1, 0).data(), bias, stage, out);
   // (2^40 + 4161409) * 2^-30 = 1024.0039 -> 1024.
   EXPECT_EQ(out[0], 1024);
 }

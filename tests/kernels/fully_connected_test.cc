@@ -1,6 +1,8 @@
 // FULLY_CONNECTED on small cases computed by hand.
 #include "kernels/fully_connected.h"
 
+#include "kernels/conv.h"
+
 #include <gtest/gtest.h>
 
 namespace qaudit::kernels {
@@ -26,7 +28,7 @@ TEST(FullyConnectedTest, Uint8WeightZeroPointIsSubtracted) {
   const uint8_t w[2] = {101, 98};
   uint8_t y[1];
   const OutputStage stage = OutputStage::Make(Rounding::kDouble, {1.0}, {1.0f}, 128, 0, 255);
-  FullyConnectedQuantized<uint8_t, uint8_t, int32_t, int32_t, uint8_t>({1, 2, 1}, x, 128, w, 100, nullptr, stage, y);
+  FullyConnectedQuantized<uint8_t, int32_t, int32_t, uint8_t>({1, 2, 1}, x, 128, CenteredWeights(w, 2, 100).data(), nullptr, stage, y);
   EXPECT_EQ(y[0], 125);
 }
 
@@ -37,7 +39,7 @@ TEST(FullyConnectedTest, HalfwayAccumulatorsFollowTheRule) {
   for (auto [rounding, expected] : {std::pair{Rounding::kDouble, 1}, {Rounding::kSingle, 1}, {Rounding::kFp32, 0}}) {
     int8_t y[1];
     const OutputStage stage = OutputStage::Make(rounding, {0.5}, {0.5f}, 0, -128, 127);
-    FullyConnectedQuantized<int8_t, int8_t, int32_t, int32_t, int8_t>({1, 1, 1}, x, 0, w, 0, nullptr, stage, y);
+    FullyConnectedQuantized<int8_t, int32_t, int32_t, int8_t>({1, 1, 1}, x, 0, CenteredWeights(w, 1, 0).data(), nullptr, stage, y);
     EXPECT_EQ(y[0], expected) << static_cast<int>(rounding);
   }
 }

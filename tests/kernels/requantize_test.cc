@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "kernels/output_stage.h"
 
 namespace qaudit::kernels {
@@ -59,6 +61,19 @@ TEST(RoundingTest, Int64VariantUsesA16BitMultiplier) {
   EXPECT_EQ(MultiplyByQuantizedMultiplier64(1001, QuantizeMultiplier(0.75)), 751);
   // Beyond int32: 2^40 * 2^-10 = 2^30.
   EXPECT_EQ(MultiplyByQuantizedMultiplier64(int64_t{1} << 40, QuantizeMultiplier(std::ldexp(1.0, -10))), 1 << 30);
+}
+
+// qaudit's branch-free versions against gemmlowp's own, on random and extreme values.
+TEST(RoundingTest, MatchesGemmlowpBitForBit) {
+  std::mt19937_64 rng(7);
+  const int32_t extremes[] = {0, 1, -1, 2, -2, 1 << 30, -(1 << 30), INT32_MAX, INT32_MIN, INT32_MIN + 1};
+  for (int i = 0; i < 200000; ++i) {
+    const int32_t a = i < 100 ? extremes[i % 10] : static_cast<int32_t>(rng());
+    const int32_t b = i < 100 ? extremes[i / 10] : static_cast<int32_t>(rng());
+    ASSERT_EQ(SaturatingRoundingDoublingHighMul(a, b), gemmlowp::SaturatingRoundingDoublingHighMul(a, b)) << a << " " << b;
+    const int exponent = static_cast<int>(rng() % 32);
+    ASSERT_EQ(RoundingDivideByPOT(a, exponent), gemmlowp::RoundingDivideByPOT(a, exponent)) << a << " >> " << exponent;
+  }
 }
 
 TEST(OutputStageTest, AddsZeroPointAndClampsPerChannel) {
