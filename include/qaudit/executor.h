@@ -54,8 +54,8 @@ class Executor {
 
   // Many invocations: each input holds N samples stacked along a new leading axis
   // ([N, ...graph input shape]) or, when the graph input's first dimension is 1, along
-  // that axis ([N, rest...]). Outputs are stacked the same way. Results do not depend on
-  // the number of threads.
+  // that axis ([N, rest...]). Outputs whose first dimension is 1 come back as [N, rest...],
+  // others as [N, ...shape]. Results do not depend on the number of threads.
   Result<std::vector<HostTensor>> RunBatch(const std::vector<HostTensor>& inputs, const ProgressFn& progress = {}) const;
 
  private:

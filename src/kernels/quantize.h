@@ -53,7 +53,7 @@ inline int32_t WrappingAdd(int32_t a, int32_t b) {
 enum class QuantizeRule {
   kFloatDivide,   // reference_ops::AffineQuantize: round(x / scale) in float, ties away from zero
   kDoubleDivide,  // optimized_ops::AffineQuantize: round(x / double(scale)), ties away from zero
-  kXnnpack,       // XNNPACK f32 -> qs8/qu8: x * (1 / scale) in float, clamp, ties to even
+  kXnnpack,       // XNNPACK f32 -> qs8/qu8: x * (1 / scale) in float, clamp (NaN to max), ties to even
 };
 
 template <typename T>
@@ -65,7 +65,7 @@ void QuantizeFloat(const float* x, int64_t n, float scale, int32_t zero_point, Q
     const float hi = static_cast<float>(kQMax<T> - zero_point);
     for (int64_t i = 0; i < n; ++i) {
       float v = x[i] * inv_scale;
-      v = std::isnan(v) ? lo : std::min(std::max(v, lo), hi);
+      v = std::isnan(v) ? hi : std::min(std::max(v, lo), hi);  // XNNPACK's clamp maps NaN to the top
       q[i] = static_cast<T>(static_cast<int32_t>(std::nearbyintf(v)) + zero_point);
     }
     return;
@@ -145,26 +145,28 @@ void Requantize(const In* q, int64_t n, int32_t in_zp, QuantizedMultiplier m, Ro
   }
 }
 
-// XNNPACK's qs8/qu8 -> same-type convert (vcvt): the ratio in_scale / out_scale as a
-// signed Q8 multiplier, applied with an arithmetic shift whose bias 0x80 rounds ties up.
+// XNNPACK's qs8 -> qs8 and qu8 -> qu8 convert: in_scale / out_scale as a Q8 multiplier
+// (lrintf(256 * ratio)), then one arithmetic shift by 8 whose bias 0x80 rounds ties up.
 struct XnnpackRequantParams {
   int32_t input_zero_point = 0;
-  int32_t multiplier = 0;  // lrintf(-256 * in_scale / out_scale), negated as XNNPACK stores it
-  int32_t bias = 0;        // (out_zp << 8) + 0x80 - multiplier * in_zp ... folded, see Make
+  int32_t output_zero_point = 0;
+  int32_t multiplier = 0;
+
+  // The ratios XNNPACK's convert accepts; outside them the node stays on TFLite's kernel.
+  static bool Supported(float in_scale, float out_scale) {
+    const float ratio = in_scale / out_scale;
+    return ratio >= 0x1.0p-8f && ratio <= 0x1.0p+7f;
+  }
   static XnnpackRequantParams Make(float in_scale, int32_t in_zp, float out_scale, int32_t out_zp) {
-    XnnpackRequantParams p;
-    p.input_zero_point = in_zp;
-    p.multiplier = static_cast<int32_t>(std::lrintf(-256.0f * (in_scale / out_scale)));
-    p.bias = (out_zp << 8) + 0x80;
-    return p;
+    return {in_zp, out_zp, static_cast<int32_t>(std::lrintf(256.0f * (in_scale / out_scale)))};
   }
 };
 
 template <typename T>
 void RequantizeXnnpack(const T* q, int64_t n, const XnnpackRequantParams& p, T* out) {
+  const int32_t bias = (p.output_zero_point << 8) + 0x80;
   for (int64_t i = 0; i < n; ++i) {
-    const int32_t centered = p.input_zero_point - static_cast<int32_t>(q[i]);
-    const int32_t acc = p.bias + centered * p.multiplier;
+    const int32_t acc = bias + (static_cast<int32_t>(q[i]) - p.input_zero_point) * p.multiplier;
     out[i] = ClampTo<T>(acc >> 8);
   }
 }

@@ -167,7 +167,8 @@ Result<std::vector<HostTensor>> Executor::RunBatch(const std::vector<HostTensor>
     const Tensor& t = g.tensors[g.outputs[k]];
     outputs[k].dtype = t.dtype;
     outputs[k].shape = t.shape;
-    if (!t.shape.empty() && t.shape[0] == 1 && !inputs.empty() && inputs[0].shape.size() == g.tensors[g.inputs[0]].shape.size()) {
+    // A batch-of-one leading dimension becomes the sample count; otherwise one is added.
+    if (!t.shape.empty() && t.shape[0] == 1) {
       outputs[k].shape[0] = static_cast<int32_t>(samples);
     } else {
       outputs[k].shape.insert(outputs[k].shape.begin(), static_cast<int32_t>(samples));

@@ -32,8 +32,15 @@ Result<EvalFn> PrepareMul(const PrepareContext& ctx) {
                      " do not broadcast to the output " + ShapeToString(out.shape) + " (at most " +
                      std::to_string(kernels::kMaxBroadcastRank) + " dimensions)");
   }
+  // TFLite 2.12's built-in MUL broadcasts through 4-D index helpers and aborts beyond;
+  // only XNNPACK (float, int8, uint8) takes 5-D and 6-D broadcasts.
+  const bool broadcasts = a.shape != b.shape;
+  const bool wide = broadcasts && out.shape.size() > 4;
   const int a_t = ctx.input_index(0), b_t = ctx.input_index(1), out_t = ctx.output_index(0);
   if (a.dtype == DType::kFloat32) {
+    if (wide && ctx.numerics != Numerics::kXnnpack) {
+      return ctx.Unsupported("broadcasting beyond 4 dimensions (TFLite's built-in MUL aborts on it)");
+    }
     QAUDIT_ASSIGN_OR_RETURN(auto range, FloatActivationRange(ctx, o.activation));
     return EvalFn([=](const Workspace& ws) {
       kernels::MulFloat(plan, ws.Get<float>(a_t), ws.Get<float>(b_t), range.first, range.second,
@@ -57,6 +64,9 @@ Result<EvalFn> PrepareMul(const PrepareContext& ctx) {
   p.multiplier = kernels::QuantizeMultiplier(p.scale);
   const bool xnnpack = ctx.numerics == Numerics::kXnnpack && a.dtype != DType::kInt16 && p.scale >= 0x1.0p-16f &&
                        p.scale < 0x1.0p+8f;
+  if (wide && !xnnpack) {
+    return ctx.Unsupported("broadcasting beyond 4 dimensions (TFLite's built-in MUL aborts on it)");
+  }
   auto make = [&](auto tag) {
     using T = decltype(tag);
     if (xnnpack) {

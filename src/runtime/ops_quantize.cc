@@ -25,7 +25,9 @@ Result<EvalFn> ForQuantizedType(DType d, Make&& make) {
 //    casting before clamping; kXnnpack (int8/uint8 outputs) multiplies by the float
 //    reciprocal, clamps, then rounds half to even.
 //  - quantized input: (q - in_zp) * in_scale / out_scale with TFLite's fixed-point
-//    multiply in every mode.
+//    multiply (double rounding, visibly off by one where the first rounding lands on a
+//    tie); XNNPACK takes int8 -> int8 and uint8 -> uint8 when the ratio is in
+//    [2^-8, 2^7] and uses a Q8 multiplier instead.
 Result<EvalFn> PrepareQuantize(const PrepareContext& ctx) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectArity(1, 1, 1));
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectInputType(0, {DType::kFloat32, DType::kInt8, DType::kUInt8, DType::kInt16}));
@@ -65,8 +67,17 @@ Result<EvalFn> PrepareQuantize(const PrepareContext& ctx) {
   if (in.dtype == DType::kInt16 && in_zp != 0) {
     return ctx.Error("int16 input must have zero point 0; got " + std::to_string(in_zp));
   }
+  const float in_scale = in.quant.scale[0];
+  if (ctx.numerics == Numerics::kXnnpack && in.dtype == out.dtype && in.dtype != DType::kInt16 &&
+      kernels::XnnpackRequantParams::Supported(in_scale, out_scale)) {
+    const kernels::XnnpackRequantParams xp = kernels::XnnpackRequantParams::Make(in_scale, in_zp, out_scale, out_zp);
+    return ForQuantizedType(in.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      return EvalFn([=](const Workspace& ws) { kernels::RequantizeXnnpack<T>(ws.Get<T>(in_t), n, xp, ws.Mutable<T>(out_t)); });
+    });
+  }
   const kernels::QuantizedMultiplier m =
-      kernels::QuantizeMultiplier(static_cast<double>(in.quant.scale[0]) / static_cast<double>(out_scale));
+      kernels::QuantizeMultiplier(static_cast<double>(in_scale) / static_cast<double>(out_scale));
   return ForQuantizedType(in.dtype, [&](auto in_tag) {
     using In = decltype(in_tag);
     return ForQuantizedType(out.dtype, [&](auto out_tag) {

@@ -134,6 +134,7 @@ struct AccumulatorSpec {
   std::function<int(int64_t)> channel_of;
   bool per_channel = false;
   int weight_axis = 0;  // quantized_dimension when per-channel
+  bool bias_required = false;
 };
 
 struct AccumulatorTensors {
@@ -147,7 +148,7 @@ struct AccumulatorTensors {
 AccumulatorTensors MakeAccumulatorConstants(Rng& rng, ModelBuilder& b, const AccumulatorSpec& spec,
                                             const Shape& weight_shape) {
   AccumulatorTensors r;
-  const bool with_bias = Chance(rng, 0.85);
+  const bool with_bias = spec.bias_required || Chance(rng, 0.85);
   if (spec.type == CaseType::kFloat32) {
     const double w_range = Chance(rng, 0.5) ? 1.0 : LogUniform(rng, 0.01, 4.0);
     std::vector<float> w(spec.weight_count);
@@ -268,6 +269,15 @@ int ConvOut(bool same, int in, int filter, int stride, int dilation) {
   return same ? (in + stride - 1) / stride : (in - effective + stride) / stride;
 }
 
+// TFLite's DEPTHWISE_CONV_2D takes a bias whenever the operator lists three inputs, so
+// "no bias" is two inputs, not an optional -1 ("Tensor at index 2 was optional but was
+// expected"); FULLY_CONNECTED does accept -1. TFLite 2.12's CONV_2D needs a bias
+// ("conv.cc:380 has_bias was not true"), so the generator always gives it one.
+std::vector<int> ConvInputs(int input, const AccumulatorTensors& t) {
+  if (t.bias < 0) return {input, t.weights};
+  return {input, t.weights, t.bias};
+}
+
 void BuildConvLike(Rng& rng, CaseType type, ModelBuilder& b, bool depthwise) {
   ConvOptions o;
   const int batch = Chance(rng, 0.2) ? 2 : 1;
@@ -300,6 +310,7 @@ void BuildConvLike(Rng& rng, CaseType type, ModelBuilder& b, bool depthwise) {
   spec.weight_count = static_cast<int64_t>(out_c) * kh * kw * (depthwise ? 1 : in_c);
   spec.per_channel = (type == CaseType::kInt8 || type == CaseType::kInt16) && Chance(rng, 0.75);
   spec.weight_axis = depthwise ? 3 : 0;
+  spec.bias_required = !depthwise;
   const int per_out = kh * kw * in_c;
   if (depthwise) {
     spec.channel_of = [out_c](int64_t i) { return static_cast<int>(i % out_c); };
@@ -316,7 +327,7 @@ void BuildConvLike(Rng& rng, CaseType type, ModelBuilder& b, bool depthwise) {
     const int in = b.Input("input", act, in_shape);
     t = MakeAccumulatorConstants(rng, b, spec, w_shape);
     const int out = b.Output("output", act, out_shape);
-    b.SetOperator(depthwise ? OpKind::kDepthwiseConv2D : OpKind::kConv2D, {in, t.weights, t.bias}, {out}, o);
+    b.SetOperator(depthwise ? OpKind::kDepthwiseConv2D : OpKind::kConv2D, ConvInputs(in, t), {out}, o);
     return;
   }
   // The input tensor's quantization is only known after the weights are drawn, so the
@@ -325,7 +336,7 @@ void BuildConvLike(Rng& rng, CaseType type, ModelBuilder& b, bool depthwise) {
   t = MakeAccumulatorConstants(rng, b, spec, w_shape);
   b.graph().tensors[in].quant = t.input_quant;
   const int out = b.Output("output", act, out_shape, t.output_quant);
-  b.SetOperator(depthwise ? OpKind::kDepthwiseConv2D : OpKind::kConv2D, {in, t.weights, t.bias}, {out}, o);
+  b.SetOperator(depthwise ? OpKind::kDepthwiseConv2D : OpKind::kConv2D, ConvInputs(in, t), {out}, o);
   b.SetInputRange(0, t.input_lo, t.input_hi);
 }
 
@@ -448,7 +459,6 @@ void BuildAddSub(Rng& rng, CaseType type, ModelBuilder& b, OpKind kind) {
   ElementwiseOptions o;
   o.activation = RandomActivation(rng);
   auto [sa, sb, so] = BroadcastShapes(rng, 4);
-  if (sa != so || sb != so) b.Tag("broadcast");
   const DType act = ActivationDType(type);
   QuantParams qa, qb, qo;
   if (type == CaseType::kFloat32) {
@@ -458,10 +468,17 @@ void BuildAddSub(Rng& rng, CaseType type, ModelBuilder& b, OpKind kind) {
     // power-of-two variant additionally needs power-of-two scales.
     o.pot_scale_int16 = Chance(rng, 0.2);
     if (o.pot_scale_int16) {
+      // TFLite (add.cc, sub.cc): power-of-two scales, one input with the output's scale,
+      // the other at most that ("input1_shift == 0 || input2_shift == 0", both <= 0).
       b.Tag("pot_scale_int16");
-      qa = PerTensor(std::ldexp(1.0f, UniformInt(rng, -15, -8)), 0);
-      qb = PerTensor(std::ldexp(1.0f, UniformInt(rng, -15, -8)), 0);
-      qo = PerTensor(std::ldexp(1.0f, UniformInt(rng, -15, -8)), 0);
+      const int e = UniformInt(rng, -15, -8);
+      qo = PerTensor(std::ldexp(1.0f, e), 0);
+      qa = qo;
+      qb = PerTensor(std::ldexp(1.0f, e - UniformInt(rng, 0, 3)), 0);
+      if (Chance(rng, 0.5)) std::swap(qa, qb);
+      // int16 ADD with pot_scale_int16 does not broadcast: TFLite 2.12 aborts
+      // (WebAssembly trap) on such a model. SUB does.
+      if (kind == OpKind::kAdd) sa = sb = so;
     } else {
       const bool ties = Chance(rng, 0.4);
       if (ties) b.Tag("tie-scales");
@@ -479,6 +496,7 @@ void BuildAddSub(Rng& rng, CaseType type, ModelBuilder& b, OpKind kind) {
     qb = PerTensor(Chance(rng, 0.15) ? qa.scale[0] : scale(), RandomZeroPoint(rng, type));
     qo = PerTensor(scale(), RandomZeroPoint(rng, type));
   }
+  if (sa != so || sb != so) b.Tag("broadcast");
   const int a = b.Input("a", act, sa, qa);
   const int bb = b.Input("b", act, sb, qb);
   const int out = b.Output("output", act, so, qo);
@@ -535,9 +553,10 @@ void BuildConcatenation(Rng& rng, CaseType type, ModelBuilder& b) {
   const int n = UniformInt(rng, 1, 4);
   const DType act = ActivationDType(type);
   const QuantParams q = SharedQuant(rng, type);
-  // TFLite's int8/uint8 CONCATENATION requantizes inputs whose parameters differ from the
-  // output's; int16 needs them equal.
-  const bool mixed = (type == CaseType::kInt8 || type == CaseType::kUInt8) && Chance(rng, 0.25);
+  // TFLite's uint8 CONCATENATION requantizes inputs whose parameters differ from the
+  // output's; int8 and int16 need them equal ("concatenation.cc:179 t->params.scale !=
+  // output->params.scale").
+  const bool mixed = type == CaseType::kUInt8 && Chance(rng, 0.35);
   if (mixed) b.Tag("mixed-quantization");
   std::vector<int> ins;
   Shape out_shape = base;

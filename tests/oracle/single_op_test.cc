@@ -187,6 +187,23 @@ std::string Reason(const std::string& message) {
   return s;
 }
 
+// The informative line of a TFLite refusal: the first ERROR line that is not one of the
+// generic "Node number N failed to prepare" / "Failed to apply the delegate" lines.
+std::string TfliteReason(const std::string& error) {
+  std::stringstream in(error);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.find("ERROR") == std::string::npos || line.find("Node number") != std::string::npos ||
+        line.find("Failed to apply") != std::string::npos) {
+      continue;
+    }
+    const size_t tp = line.find("tensorflow/lite/");
+    if (tp != std::string::npos) line = line.substr(tp + 16);
+    return Reason(line);
+  }
+  return Reason(error);
+}
+
 class SingleOpOracleTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -261,7 +278,7 @@ TEST_F(SingleOpOracleTest, RandomSingleOpModelsMatchTflite) {
       auto executor = Executor::Create(c.graph, {mode, 1});
       if (!reply->ok) {
         ++n.tflite_refused;
-        ++n.reasons["TFLite: " + Reason(reply->error.substr(reply->error.find_last_of('\n') + 1))];
+        ++n.reasons["TFLite: " + TfliteReason(reply->error)];
         outcome = "tflite-refused";
         detail = reply->error;
         failed = true;

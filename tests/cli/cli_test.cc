@@ -1,0 +1,128 @@
+// The qaudit command as a user meets it: exit codes, messages, files written.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "qaudit/data.h"
+#include "support/fixtures.h"
+
+namespace qaudit {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CommandResult {
+  int exit_code;
+  std::string output;  // stdout and stderr together
+};
+
+CommandResult RunCli(const std::string& args) {
+  const std::string command = std::string(QAUDIT_CLI_PATH) + " " + args + " 2>&1";
+  FILE* pipe = popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), pipe)) > 0) output.append(buf.data(), n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() / ("qaudit_cli_test_" + std::to_string(getpid()));
+    fs::create_directories(dir_);
+  }
+  void TearDown() override { fs::remove_all(dir_); }
+  fs::path dir_;
+};
+
+TEST_F(CliTest, HelpAndUsage) {
+  auto help = RunCli("--help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("inspect MODEL"), std::string::npos);
+  for (const char* command : {"inspect", "run", "repair"}) {
+    auto r = RunCli(std::string(command) + " --help");
+    EXPECT_EQ(r.exit_code, 0) << command;
+    EXPECT_NE(r.output.find("usage: qaudit"), std::string::npos) << command;
+  }
+  EXPECT_EQ(RunCli("").exit_code, 2);
+  EXPECT_EQ(RunCli("frobnicate").exit_code, 2);
+  EXPECT_EQ(RunCli("inspect").exit_code, 2);
+}
+
+TEST_F(CliTest, BadInputIsExitCodeTwoWithOneLine) {
+  QAUDIT_REQUIRE_FIXTURES();
+  struct Case {
+    std::string model;
+    std::string expected;
+  } cases[] = {
+      {"/nonexistent/model.tflite", "cannot open file"},
+      {testing::Fixture("tflite-micro/trained_lstm.tflite"), "UNIDIRECTIONAL_SEQUENCE_LSTM"},
+      {testing::Fixture("coral/model_invoking_error.tflite"), "custom op 'fake-op-double'"},
+      {testing::Fixture("tflite-micro/person.bmp"), "not a .tflite file"},
+  };
+  for (const Case& c : cases) {
+    auto r = RunCli("inspect " + c.model);
+    EXPECT_EQ(r.exit_code, 2) << r.output;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  }
+  // A truncated copy of a real model.
+  std::ifstream in(testing::Fixture("tflite-micro/hello_world_int8.tflite"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::ofstream(dir_ / "cut.tflite", std::ios::binary) << bytes.substr(0, bytes.size() / 2);
+  auto r = RunCli("inspect " + (dir_ / "cut.tflite").string());
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.output.find("corrupt or truncated"), std::string::npos) << r.output;
+}
+
+TEST_F(CliTest, InspectJsonIsOneObject) {
+  QAUDIT_REQUIRE_FIXTURES();
+  auto r = RunCli("inspect --json " + testing::Fixture("tflite-micro/person_detect.tflite"));
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_EQ(r.output.front(), '{');
+  EXPECT_NE(r.output.find("\"op\":\"DEPTHWISE_CONV_2D\""), std::string::npos);
+  EXPECT_NE(r.output.find("\"warnings\":[\"tensor"), std::string::npos);
+}
+
+TEST_F(CliTest, RunWritesOutputsAsNpy) {
+  QAUDIT_REQUIRE_FIXTURES();
+  HostTensor x;
+  x.dtype = DType::kInt8;
+  x.shape = {1, 1};
+  x.bytes = {static_cast<uint8_t>(static_cast<int8_t>(-96))};
+  ASSERT_TRUE(WriteNpy((dir_ / "x.npy").string(), x).ok());
+  const std::string model = testing::Fixture("tflite-micro/hello_world_int8.tflite");
+  for (const char* numerics : {"reference", "tflite", "xnnpack"}) {
+    auto r = RunCli("run " + model + " --input " + (dir_ / "x.npy").string() + " --output-dir " +
+                    (dir_ / numerics).string() + " --numerics " + numerics);
+    ASSERT_EQ(r.exit_code, 0) << r.output;
+    auto y = ReadNpy((dir_ / numerics / "output_0.npy").string());
+    ASSERT_TRUE(y.ok()) << y.status().message();
+    EXPECT_EQ(y->dtype, DType::kInt8);
+    EXPECT_EQ(y->shape, (Shape{1, 1}));
+  }
+  auto wrong_dtype = RunCli("run " + model + " --input " + (dir_ / "x.npy").string() + " --output-dir " +
+                            (dir_ / "o").string() + " --numerics fast");
+  EXPECT_EQ(wrong_dtype.exit_code, 2);
+  EXPECT_NE(wrong_dtype.output.find("--numerics must be"), std::string::npos);
+}
+
+TEST_F(CliTest, RepairWritesAModelWithoutWarnings) {
+  QAUDIT_REQUIRE_FIXTURES();
+  const std::string fixed = (dir_ / "person_detect_fixed.tflite").string();
+  auto r = RunCli("repair " + testing::Fixture("tflite-micro/person_detect.tflite") + " " + fixed);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto again = RunCli("inspect " + fixed);
+  EXPECT_EQ(again.exit_code, 0);
+  EXPECT_EQ(again.output.find("warning"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace qaudit
