@@ -169,6 +169,34 @@ TEST_P(FixtureOracleTest, EveryLayerMatchesTflite) {
   fs::remove_all(dir);
 }
 
+// TFLite refuses person_detect as distributed (1-D biases with quantized_dimension 3);
+// the copy qaudit repairs loads.
+TEST_F(FixtureOracleTest, RepairedPersonDetectLoadsInTflite) {
+  QAUDIT_REQUIRE_FIXTURES();
+  ASSERT_NE(oracle_, nullptr);
+  const fs::path dir = fs::temp_directory_path() / ("qaudit_repair_oracle_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  const std::string original = testing::Fixture("tflite-micro/person_detect.tflite");
+  auto graph = ReadTfliteFile(original);
+  ASSERT_TRUE(graph.ok()) << graph.status().message();
+  const HostTensor input = RandomInput(graph->tensors[graph->inputs[0]], 5);
+  const std::string input_file = (dir / "in.npy").string();
+  ASSERT_TRUE(WriteNpy(input_file, input).ok());
+
+  auto refused = oracle_->Run(original, {input_file}, (dir / "a").string(), false);
+  ASSERT_TRUE(refused.ok()) << refused.status().message();
+  EXPECT_TRUE(refused->refused);
+  EXPECT_NE(refused->error.find("quantized_dimension"), std::string::npos) << refused->error;
+
+  EXPECT_GT(RepairGraph(*graph), 0);
+  const std::string repaired = (dir / "repaired.tflite").string();
+  ASSERT_TRUE(WriteTfliteFile(*graph, repaired).ok());
+  auto loaded = oracle_->Run(repaired, {input_file}, (dir / "b").string(), false);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  EXPECT_TRUE(loaded->ok) << loaded->error;
+  fs::remove_all(dir);
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Fixtures, FixtureOracleTest,
     ::testing::Combine(::testing::Range(0, static_cast<int>(std::size(kModels))),
