@@ -1,9 +1,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 
+#include "core/file_io.h"
 #include "qaudit/data.h"
 
 namespace qaudit {
@@ -15,9 +14,7 @@ uint16_t Le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8
 }  // namespace
 
 Result<HostTensor> ReadBmp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open file");
-  std::vector<uint8_t> b((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> b, ReadWholeFile(path));
   auto bad = [&](const std::string& what) { return Status::InvalidArgument(path + ": unsupported or corrupt BMP: " + what); };
   if (b.size() < 54 || b[0] != 'B' || b[1] != 'M') return bad("no BM header");
   const uint32_t data_offset = Le32(&b[10]);

@@ -1,8 +1,7 @@
-#include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
+
+#include "core/file_io.h"
 
 #include "qaudit/data.h"
 
@@ -33,9 +32,7 @@ size_t FindKey(const std::string& header, const std::string& key) {
 }  // namespace
 
 Result<HostTensor> ReadNpy(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open file");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadWholeFile(path));
   auto bad = [&](const std::string& what) { return Status::InvalidArgument(path + ": not a valid .npy file: " + what); };
   if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) return bad("missing \\x93NUMPY magic");
   const int major = bytes[6];
@@ -122,26 +119,10 @@ Status WriteNpy(const std::string& path, const HostTensor& t) {
   const size_t unpadded = 10 + header.size() + 1;
   header.append((64 - unpadded % 64) % 64, ' ');
   header += '\n';
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IOError(path + ": cannot create " + tmp);
-    const uint8_t preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<uint8_t>(header.size() & 0xff),
-                                  static_cast<uint8_t>(header.size() >> 8)};
-    out.write(reinterpret_cast<const char*>(preamble), sizeof(preamble));
-    out.write(header.data(), static_cast<std::streamsize>(header.size()));
-    out.write(reinterpret_cast<const char*>(t.bytes.data()), static_cast<std::streamsize>(t.bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return Status::IOError(path + ": write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::IOError(path + ": cannot move " + tmp + " into place");
-  }
-  return Status::Ok();
+  const uint8_t preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<uint8_t>(header.size() & 0xff),
+                                static_cast<uint8_t>(header.size() >> 8)};
+  return WriteFileAtomically(path, {{preamble, sizeof(preamble)}, {header.data(), header.size()},
+                                    {t.bytes.data(), t.bytes.size()}});
 }
 
 }  // namespace qaudit

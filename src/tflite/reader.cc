@@ -1,7 +1,6 @@
-#include <fstream>
-#include <iterator>
 #include <string>
 
+#include "core/file_io.h"
 #include "op_options.h"
 #include "qaudit/tflite.h"
 #include "tflite_format_generated.h"
@@ -206,10 +205,7 @@ Result<Graph> ReadTflite(const uint8_t* data, size_t size, const std::string& la
 }
 
 Result<Graph> ReadTfliteFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open file");
-  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) return Status::IOError(path + ": read failed");
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadWholeFile(path));
   return ReadTflite(bytes.data(), bytes.size(), path);
 }
 

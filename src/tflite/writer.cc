@@ -1,8 +1,7 @@
-#include <cstdio>
-#include <fstream>
 #include <map>
 #include <string>
 
+#include "core/file_io.h"
 #include "op_options.h"
 #include "qaudit/tflite.h"
 #include "tflite_format_generated.h"
@@ -110,22 +109,7 @@ Result<std::vector<uint8_t>> WriteTflite(const Graph& g) {
 
 Status WriteTfliteFile(const Graph& g, const std::string& path) {
   QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, WriteTflite(g));
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return Status::IOError(path + ": cannot create " + tmp);
-    out.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return Status::IOError(path + ": write failed");
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return Status::IOError(path + ": cannot move " + tmp + " into place");
-  }
-  return Status::Ok();
+  return WriteFileAtomically(path, {{bytes.data(), bytes.size()}});
 }
 
 }  // namespace qaudit
