@@ -15,9 +15,8 @@
 namespace qaudit::kernels {
 
 inline void MulFloat(const BroadcastPlan& s, const float* a, const float* b, float act_min, float act_max, float* y) {
-  ForEachBroadcast(s, [&](int64_t o, int64_t i1, int64_t i2) {
-    y[o] = std::min(std::max(a[i1] * b[i2], act_min), act_max);
-  });
+  ForEachBroadcast(
+      s, [&](int64_t o, int64_t i1, int64_t i2) { y[o] = std::min(std::max(a[i1] * b[i2], act_min), act_max); });
 }
 
 struct QuantizedMulParams {
@@ -32,7 +31,8 @@ struct QuantizedMulParams {
 template <typename T>
 void QuantizedMul(const BroadcastPlan& s, const QuantizedMulParams& p, Rounding r, const T* a, const T* b, T* y) {
   ForEachBroadcast(s, [&](int64_t o, int64_t i1, int64_t i2) {
-    const int32_t product = (static_cast<int32_t>(a[i1]) - p.zero_point1) * (static_cast<int32_t>(b[i2]) - p.zero_point2);
+    const int32_t product =
+        (static_cast<int32_t>(a[i1]) - p.zero_point1) * (static_cast<int32_t>(b[i2]) - p.zero_point2);
     const int32_t v = ApplyMultiplier(product, p.multiplier, r) + p.output_zero_point;
     y[o] = static_cast<T>(std::min(std::max(v, p.act_min), p.act_max));
   });
@@ -45,7 +45,8 @@ void QuantizedMulXnnpack(const BroadcastPlan& s, const QuantizedMulParams& p, co
   const float lo = static_cast<float>(p.act_min - p.output_zero_point);
   const float hi = static_cast<float>(p.act_max - p.output_zero_point);
   ForEachBroadcast(s, [&](int64_t o, int64_t i1, int64_t i2) {
-    const int32_t product = (static_cast<int32_t>(a[i1]) - p.zero_point1) * (static_cast<int32_t>(b[i2]) - p.zero_point2);
+    const int32_t product =
+        (static_cast<int32_t>(a[i1]) - p.zero_point1) * (static_cast<int32_t>(b[i2]) - p.zero_point2);
     y[o] = static_cast<T>(RequantizeFp32(product, p.scale, lo, hi) + p.output_zero_point);
   });
 }

@@ -138,8 +138,7 @@ inline void DequantizeHalf(const uint16_t* h, int64_t n, float* x) {
 // build's rule, plus out_zp, saturated. The int8 <-> uint8 "xor 0x80" fast path in TFLite
 // gives the same bits, as M is then exactly 1.
 template <typename In, typename Out>
-void Requantize(const In* q, int64_t n, int32_t in_zp, QuantizedMultiplier m, Rounding r, int32_t out_zp,
-                Out* out) {
+void Requantize(const In* q, int64_t n, int32_t in_zp, QuantizedMultiplier m, Rounding r, int32_t out_zp, Out* out) {
   for (int64_t i = 0; i < n; ++i) {
     out[i] = ClampTo<Out>(ApplyMultiplier(static_cast<int32_t>(q[i]) - in_zp, m, r) + out_zp);
   }

@@ -71,8 +71,7 @@ inline int32_t SoftmaxReciprocal(int32_t sum, int integer_bits, int* num_bits_ov
   *num_bits_over_unit = integer_bits - headroom_plus_one;
   const int32_t shifted_minus_one =
       static_cast<int32_t>((static_cast<uint32_t>(sum) << headroom_plus_one) - (uint32_t{1} << 31));
-  return gemmlowp::one_over_one_plus_x_for_x_in_0_1(gemmlowp::FixedPoint<int32_t, 0>::FromRaw(shifted_minus_one))
-      .raw();
+  return gemmlowp::one_over_one_plus_x_for_x_in_0_1(gemmlowp::FixedPoint<int32_t, 0>::FromRaw(shifted_minus_one)).raw();
 }
 
 template <typename In, typename Out>
@@ -131,8 +130,8 @@ inline SoftmaxTable MakeSoftmaxTable(float in_scale, float beta) {
 // point, except for uint8 outputs, which (off aarch64) add 0.5 and truncate and ignore the
 // zero point.
 template <typename In, typename Out>
-void SoftmaxTableLookup(const SoftmaxShape& s, const SoftmaxTable& table, float out_scale, int32_t out_zp,
-                        const In* x, Out* y) {
+void SoftmaxTableLookup(const SoftmaxShape& s, const SoftmaxTable& table, float out_scale, int32_t out_zp, const In* x,
+                        Out* y) {
   for (int64_t i = 0; i < s.outer; ++i) {
     const In* xr = x + i * s.depth;
     Out* yr = y + i * s.depth;
@@ -177,12 +176,14 @@ inline Int16Lut MakeInt16Lut(double in_scale, int32_t in_zp, double out_scale, d
     const double val_midpoint = func(input_min + i * step + half_step);
     const double val_next = func(input_min + (i + 1) * step);
     const double sample = std::round(val * output_scaling_inv);
-    const double midpoint_interp = std::round((val_next * output_scaling_inv + std::round(val * output_scaling_inv)) / 2);
+    const double midpoint_interp =
+        std::round((val_next * output_scaling_inv + std::round(val * output_scaling_inv)) / 2);
     const double midpoint = std::round(val_midpoint * output_scaling_inv);
     const double bias = std::round((midpoint_interp - midpoint) / 2);
     lut[i] = static_cast<int16_t>(std::min(std::max(sample - bias, -32768.0), 32767.0));
   }
-  lut[512] = static_cast<int16_t>(std::min(std::max(std::round(func(input_max) * output_scaling_inv), -32768.0), 32767.0));
+  lut[512] =
+      static_cast<int16_t>(std::min(std::max(std::round(func(input_max) * output_scaling_inv), -32768.0), 32767.0));
   return lut;
 }
 
@@ -207,15 +208,15 @@ inline SoftmaxInt16Params MakeSoftmaxInt16Params(float in_scale, float beta) {
   SoftmaxInt16Params p;
   p.input_multiplier = QuantizeMultiplier(static_cast<double>(in_scale * beta) / (10.0 / 65535.0));
   p.exp_lut = MakeInt16Lut(10.0 / kRange, 32767, 2.0 / kRange, [](double v) { return std::exp(v); });
-  p.one_over_one_plus_x_lut = MakeInt16Lut(1.0 / kRange, -32768, 2.0 / kRange, [](double v) { return 1.0 / (1.0 + v); });
+  p.one_over_one_plus_x_lut =
+      MakeInt16Lut(1.0 / kRange, -32768, 2.0 / kRange, [](double v) { return 1.0 / (1.0 + v); });
   return p;
 }
 
 // reference_ops::SoftmaxInt16. Differences are scaled so that [-65535, 0] spans [-10, 0]
 // and recentred onto the table's [-32768, 32767]; the sum is normalised to [1, 2) for the
 // reciprocal table; products round half up.
-inline void SoftmaxInt16(const SoftmaxShape& s, const SoftmaxInt16Params& p, Rounding r, const int16_t* x,
-                         int16_t* y) {
+inline void SoftmaxInt16(const SoftmaxShape& s, const SoftmaxInt16Params& p, Rounding r, const int16_t* x, int16_t* y) {
   for (int64_t i = 0; i < s.outer; ++i) {
     const int16_t* xr = x + i * s.depth;
     int16_t* yr = y + i * s.depth;

@@ -49,9 +49,9 @@ Status ExpectZeroPointsZero(const PrepareContext& ctx) {
   return Status::Ok();
 }
 
-// TFLite's fixed-point multiplies round twice in the reference kernels and in the build
-// that the oracle measures (no TFLITE_SINGLE_ROUNDING).
-Rounding MultiplyRounding(Numerics) { return Rounding::kDouble; }
+// TFLite's MultiplyByQuantizedMultiplier rounds twice, in the reference kernels and in the
+// built-in ones alike (no TFLITE_SINGLE_ROUNDING in the build the oracle measures).
+constexpr Rounding kMultiplyRounding = Rounding::kDouble;
 
 float InputScale(const PrepareContext& ctx) { return ctx.input(0).quant.scale[0]; }
 float OutputScale(const PrepareContext& ctx) { return ctx.output(0).quant.scale[0]; }
@@ -67,15 +67,16 @@ Result<EvalFn> ForQuantizedType(DType d, Make&& make) {
 // ---- RELU, RELU6 ---------------------------------------------------------------------
 
 // TFLite: float clamps; quantized inputs are rescaled to the output's parameters (which
-// may differ) and clamped to zero_point + round(bound / scale). XNNPACK takes quantized
-// RELU only when it is the identity rescale, where it agrees with TFLite.
+// may differ) and clamped to zero_point + round(bound / scale). XNNPACK (2.12) left every
+// quantized RELU/RELU6 we gave it to TFLite; float clamps agree everywhere.
 Result<EvalFn> PrepareReluX(const PrepareContext& ctx, float lo, float hi) {
   QAUDIT_RETURN_IF_ERROR(ExpectUnary(ctx, {DType::kFloat32, DType::kInt8, DType::kUInt8, DType::kInt16}));
   const Tensor& in = ctx.input(0);
   const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
   const int64_t n = in.num_elements();
   if (in.dtype == DType::kFloat32) {
-    return EvalFn([=](const Workspace& ws) { kernels::ReluFloat(ws.Get<float>(in_t), n, lo, hi, ws.Mutable<float>(out_t)); });
+    return EvalFn(
+        [=](const Workspace& ws) { kernels::ReluFloat(ws.Get<float>(in_t), n, lo, hi, ws.Mutable<float>(out_t)); });
   }
   QAUDIT_RETURN_IF_ERROR(ExpectQuantizedUnary(ctx));
   if (in.dtype == DType::kInt16) QAUDIT_RETURN_IF_ERROR(ExpectZeroPointsZero(ctx));
@@ -87,11 +88,13 @@ Result<EvalFn> PrepareReluX(const PrepareContext& ctx, float lo, float hi) {
   // TFLite divides the scales in float, then widens.
   p.multiplier = kernels::QuantizeMultiplier(InputScale(ctx) / out_scale);
   p.act_min = std::max(qmin, p.output_zero_point + static_cast<int32_t>(std::round(lo / out_scale)));
-  p.act_max = std::isinf(hi) ? qmax : std::min(qmax, p.output_zero_point + static_cast<int32_t>(std::round(hi / out_scale)));
-  const Rounding r = MultiplyRounding(ctx.numerics);
+  p.act_max =
+      std::isinf(hi) ? qmax : std::min(qmax, p.output_zero_point + static_cast<int32_t>(std::round(hi / out_scale)));
+  const Rounding r = kMultiplyRounding;
   return ForQuantizedType(in.dtype, [&](auto tag) {
     using T = decltype(tag);
-    return EvalFn([=](const Workspace& ws) { kernels::QuantizedRelu<T>(p, r, ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
+    return EvalFn(
+        [=](const Workspace& ws) { kernels::QuantizedRelu<T>(p, r, ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
   });
 }
 
@@ -115,9 +118,8 @@ Result<EvalFn> PrepareLeakyRelu(const PrepareContext& ctx) {
   const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
   const int64_t n = in.num_elements();
   if (in.dtype == DType::kFloat32) {
-    return EvalFn([=](const Workspace& ws) {
-      kernels::LeakyReluFloat(ws.Get<float>(in_t), n, alpha, ws.Mutable<float>(out_t));
-    });
+    return EvalFn(
+        [=](const Workspace& ws) { kernels::LeakyReluFloat(ws.Get<float>(in_t), n, alpha, ws.Mutable<float>(out_t)); });
   }
   QAUDIT_RETURN_IF_ERROR(ExpectQuantizedUnary(ctx));
   if (in.dtype == DType::kInt16) QAUDIT_RETURN_IF_ERROR(ExpectZeroPointsZero(ctx));
@@ -128,7 +130,8 @@ Result<EvalFn> PrepareLeakyRelu(const PrepareContext& ctx) {
         InputScale(ctx), ZeroPoint(in), alpha, OutputScale(ctx), ZeroPoint(ctx.output(0)));
     return ForQuantizedType(in.dtype, [&](auto tag) {
       using T = decltype(tag);
-      return EvalFn([=](const Workspace& ws) { kernels::XnnpackLeakyRelu<T>(xp, ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
+      return EvalFn(
+          [=](const Workspace& ws) { kernels::XnnpackLeakyRelu<T>(xp, ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
     });
   }
   kernels::QuantizedLeakyReluParams p;
@@ -137,25 +140,32 @@ Result<EvalFn> PrepareLeakyRelu(const PrepareContext& ctx) {
   // Both ratios are formed in float, as TFLite does, then widened.
   p.identity = kernels::QuantizeMultiplier(in_scale / out_scale);
   p.alpha = kernels::QuantizeMultiplier(in_scale * alpha / out_scale);
-  const Rounding r = MultiplyRounding(ctx.numerics);
+  const Rounding r = kMultiplyRounding;
   return ForQuantizedType(in.dtype, [&](auto tag) {
     using T = decltype(tag);
-    return EvalFn([=](const Workspace& ws) { kernels::QuantizedLeakyRelu<T>(p, r, ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
+    return EvalFn(
+        [=](const Workspace& ws) { kernels::QuantizedLeakyRelu<T>(p, r, ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
   });
 }
 
 // ---- HARD_SWISH ----------------------------------------------------------------------
 
-// TFLite: float, and int8/uint8 in 16-bit fixed point (reference and optimized agree).
-// TFLite's Prepare requires the output multiplier's exponent to be <= 0, i.e.
-// in_scale / 128 < out_scale roughly. XNNPACK (2.12) takes only float HARD_SWISH.
+// int8/uint8: TFLite's 16-bit fixed-point evaluation (reference and optimized agree; XNNPACK
+// (2.12) does not take quantized HARD_SWISH). TFLite's Prepare requires the output
+// multiplier's exponent to be <= 0, i.e. roughly in_scale / 128 < out_scale. float: each
+// runtime associates the product differently (see HardSwishOrder).
 Result<EvalFn> PrepareHardSwish(const PrepareContext& ctx) {
   QAUDIT_RETURN_IF_ERROR(ExpectUnary(ctx, {DType::kFloat32, DType::kInt8, DType::kUInt8}));
   const Tensor& in = ctx.input(0);
   const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
   const int64_t n = in.num_elements();
   if (in.dtype == DType::kFloat32) {
-    return EvalFn([=](const Workspace& ws) { kernels::HardSwishFloat(ws.Get<float>(in_t), n, ws.Mutable<float>(out_t)); });
+    const kernels::HardSwishOrder order = ctx.numerics == Numerics::kReference ? kernels::HardSwishOrder::kDivide
+                                          : ctx.numerics == Numerics::kTflite
+                                              ? kernels::HardSwishOrder::kTimesSixthLast
+                                              : kernels::HardSwishOrder::kTimesSixthFirst;
+    return EvalFn(
+        [=](const Workspace& ws) { kernels::HardSwishFloat(ws.Get<float>(in_t), n, order, ws.Mutable<float>(out_t)); });
   }
   QAUDIT_RETURN_IF_ERROR(ExpectQuantizedUnary(ctx));
   const kernels::HardSwishParams p =
@@ -166,7 +176,8 @@ Result<EvalFn> PrepareHardSwish(const PrepareContext& ctx) {
   }
   return ForQuantizedType(in.dtype, [&](auto tag) {
     using T = decltype(tag);
-    return EvalFn([=](const Workspace& ws) { kernels::QuantizedHardSwish<T>(p, ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
+    return EvalFn(
+        [=](const Workspace& ws) { kernels::QuantizedHardSwish<T>(p, ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
   });
 }
 
@@ -254,8 +265,15 @@ Result<EvalFn> PrepareSigmoidOrTanh(const PrepareContext& ctx) {
   if (in.dtype == DType::kFloat32) {
     const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
     const int64_t n = in.num_elements();
+    // Float TANH: std::tanh in the reference kernel, Eigen's approximation in TFLite's
+    // built-in one (which XNNPACK, in 2.12, leaves to TFLite). Float LOGISTIC follows the
+    // reference formula in every mode; TFLite's Eigen-based kernel and XNNPACK differ
+    // from it in the last bits.
+    const bool eigen = ctx.numerics != Numerics::kReference;
     return EvalFn([=](const Workspace& ws) {
-      if (kTanh) {
+      if (kTanh && eigen) {
+        kernels::TanhFloatEigen(ws.Get<float>(in_t), n, ws.Mutable<float>(out_t));
+      } else if (kTanh) {
         kernels::TanhFloat(ws.Get<float>(in_t), n, ws.Mutable<float>(out_t));
       } else {
         kernels::LogisticFloat(ws.Get<float>(in_t), n, ws.Mutable<float>(out_t));
@@ -295,19 +313,21 @@ Result<EvalFn> PrepareSoftmax(const PrepareContext& ctx) {
   }
   if (in.shape.empty()) return ctx.Error("input must have at least one dimension");
   if (out.shape != in.shape) {
-    return ctx.Error("output shape " + ShapeToString(out.shape) + " differs from input shape " + ShapeToString(in.shape));
+    return ctx.Error("output shape " + ShapeToString(out.shape) + " differs from input shape " +
+                     ShapeToString(in.shape));
   }
   kernels::SoftmaxShape s;
   s.depth = in.shape.back();
   s.outer = s.depth == 0 ? 0 : in.num_elements() / s.depth;
   const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
   if (in.dtype == DType::kFloat32) {
-    return EvalFn([=](const Workspace& ws) { kernels::SoftmaxFloat(s, ws.Get<float>(in_t), beta, ws.Mutable<float>(out_t)); });
+    return EvalFn(
+        [=](const Workspace& ws) { kernels::SoftmaxFloat(s, ws.Get<float>(in_t), beta, ws.Mutable<float>(out_t)); });
   }
   QAUDIT_RETURN_IF_ERROR(ExpectQuantizedUnary(ctx));
   const float in_scale = InputScale(ctx), out_scale = OutputScale(ctx);
   const int32_t out_zp = ZeroPoint(out);
-  const Rounding r = MultiplyRounding(ctx.numerics);
+  const Rounding r = kMultiplyRounding;
   if (in.dtype == DType::kInt16) {
     if (ZeroPoint(in) != 0 || out_zp != 0) return ExpectZeroPointsZero(ctx);
     if (std::abs(out_scale - 1.0f / 32768) > 0.001f * (1.0f / 32768)) {

@@ -19,6 +19,8 @@ namespace qaudit::runtime {
 //    keep_dims) when in_scale / out_scale is in [2^-8, 2^8), as a global average pooling;
 //    the rest falls back to TFLite's kernels.
 // An empty axis list reduces over nothing: every element is rescaled on its own.
+// float: summed in input order and divided, as TFLite's kernel does (bit-exact); XNNPACK's
+// float global average pooling sums in another order and differs in the last bits.
 Result<EvalFn> PrepareMean(const PrepareContext& ctx) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectArity(2, 2, 1));
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectInputType(0, {DType::kFloat32, DType::kInt8, DType::kUInt8, DType::kInt16}));
@@ -70,8 +72,8 @@ Result<EvalFn> PrepareMean(const PrepareContext& ctx) {
   }
   const bool hw_axes = rank == 4 && num_axes == 2 && ((axes[0] == 1 && axes[1] == 2) || (axes[0] == 2 && axes[1] == 1));
   const bool eight_bit = in.dtype != DType::kInt16;
-  const bool xnnpack = ctx.numerics == Numerics::kXnnpack && eight_bit && hw_axes && in_scale / out_scale >= 0x1.0p-8f &&
-                       in_scale / out_scale < 0x1.0p+8f;
+  const bool xnnpack = ctx.numerics == Numerics::kXnnpack && eight_bit && hw_axes &&
+                       in_scale / out_scale >= 0x1.0p-8f && in_scale / out_scale < 0x1.0p+8f;
   const bool optimized_4d = ctx.numerics != Numerics::kReference && eight_bit && hw_axes && keep_dims;
   auto make = [&](auto tag) -> Result<EvalFn> {
     using T = decltype(tag);
@@ -88,9 +90,8 @@ Result<EvalFn> PrepareMean(const PrepareContext& ctx) {
       });
     }
     if (in_scale == out_scale && in_zp == out_zp) {
-      return EvalFn([=](const Workspace& ws) {
-        kernels::QuantizedMeanSameParams<T>(s, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
-      });
+      return EvalFn(
+          [=](const Workspace& ws) { kernels::QuantizedMeanSameParams<T>(s, ws.Get<T>(in_t), ws.Mutable<T>(out_t)); });
     }
     return EvalFn([=](const Workspace& ws) {
       kernels::QuantizedMeanFloat<T>(s, in_scale, in_zp, out_scale, out_zp, ws.Get<T>(in_t), ws.Mutable<T>(out_t));

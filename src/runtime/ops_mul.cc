@@ -22,9 +22,13 @@ Result<EvalFn> PrepareMul(const PrepareContext& ctx) {
   const Tensor& a = ctx.input(0);
   const Tensor& b = ctx.input(1);
   const Tensor& out = ctx.output(0);
-  if (b.dtype != a.dtype || out.dtype != a.dtype) {
-    return ctx.Unsupported(std::string("inputs and output must have one dtype; got ") + DTypeName(a.dtype) + ", " +
-                           DTypeName(b.dtype) + " -> " + DTypeName(out.dtype));
+  if (b.dtype != a.dtype) {
+    return ctx.Error(std::string("inputs must have one dtype; got ") + DTypeName(a.dtype) + " and " +
+                     DTypeName(b.dtype));
+  }
+  if (out.dtype != a.dtype) {  // TFLite also has int16 x int16 -> int8/uint8 (LSTM-style)
+    return ctx.Unsupported(std::string("output dtype ") + DTypeName(out.dtype) + " differs from the inputs' " +
+                           DTypeName(a.dtype));
   }
   kernels::BroadcastPlan plan;
   if (!kernels::MakeBroadcastPlan(a.shape, b.shape, out.shape, &plan)) {
@@ -62,8 +66,8 @@ Result<EvalFn> PrepareMul(const PrepareContext& ctx) {
   p.act_max = range.second;
   p.scale = a.quant.scale[0] * b.quant.scale[0] / out.quant.scale[0];
   p.multiplier = kernels::QuantizeMultiplier(p.scale);
-  const bool xnnpack = ctx.numerics == Numerics::kXnnpack && a.dtype != DType::kInt16 && p.scale >= 0x1.0p-16f &&
-                       p.scale < 0x1.0p+8f;
+  const bool xnnpack =
+      ctx.numerics == Numerics::kXnnpack && a.dtype != DType::kInt16 && p.scale >= 0x1.0p-16f && p.scale < 0x1.0p+8f;
   if (wide && !xnnpack) {
     return ctx.Unsupported("broadcasting beyond 4 dimensions (TFLite's built-in MUL aborts on it)");
   }

@@ -34,7 +34,8 @@ Result<EvalFn> PrepareQuantize(const PrepareContext& ctx) {
   const Tensor& in = ctx.input(0);
   const Tensor& out = ctx.output(0);
   if (out.shape != in.shape) {
-    return ctx.Error("output shape " + ShapeToString(out.shape) + " differs from input shape " + ShapeToString(in.shape));
+    return ctx.Error("output shape " + ShapeToString(out.shape) + " differs from input shape " +
+                     ShapeToString(in.shape));
   }
   const bool out_ok = in.dtype == DType::kFloat32 ? IsQuantizedType(out.dtype)
                       : in.dtype == DType::kInt16 ? (out.dtype == DType::kInt8 || out.dtype == DType::kInt16)
@@ -73,7 +74,8 @@ Result<EvalFn> PrepareQuantize(const PrepareContext& ctx) {
     const kernels::XnnpackRequantParams xp = kernels::XnnpackRequantParams::Make(in_scale, in_zp, out_scale, out_zp);
     return ForQuantizedType(in.dtype, [&](auto tag) {
       using T = decltype(tag);
-      return EvalFn([=](const Workspace& ws) { kernels::RequantizeXnnpack<T>(ws.Get<T>(in_t), n, xp, ws.Mutable<T>(out_t)); });
+      return EvalFn(
+          [=](const Workspace& ws) { kernels::RequantizeXnnpack<T>(ws.Get<T>(in_t), n, xp, ws.Mutable<T>(out_t)); });
     });
   }
   const kernels::QuantizedMultiplier m =
@@ -101,14 +103,14 @@ Result<EvalFn> PrepareDequantize(const PrepareContext& ctx) {
     return ctx.Error(std::string("output '") + out.name + "' is " + DTypeName(out.dtype) + "; expected float32");
   }
   if (out.shape != in.shape) {
-    return ctx.Error("output shape " + ShapeToString(out.shape) + " differs from input shape " + ShapeToString(in.shape));
+    return ctx.Error("output shape " + ShapeToString(out.shape) + " differs from input shape " +
+                     ShapeToString(in.shape));
   }
   const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
   const int64_t n = in.num_elements();
   if (in.dtype == DType::kFloat16) {
-    return EvalFn([=](const Workspace& ws) {
-      kernels::DequantizeHalf(ws.Get<uint16_t>(in_t), n, ws.Mutable<float>(out_t));
-    });
+    return EvalFn(
+        [=](const Workspace& ws) { kernels::DequantizeHalf(ws.Get<uint16_t>(in_t), n, ws.Mutable<float>(out_t)); });
   }
   if (in.quant.per_axis() && in.dtype != DType::kInt16) {
     const int axis = in.quant.quantized_dimension;
@@ -143,9 +145,8 @@ Result<EvalFn> PrepareDequantize(const PrepareContext& ctx) {
   }
   return ForQuantizedType(in.dtype, [&](auto tag) {
     using T = decltype(tag);
-    return EvalFn([=](const Workspace& ws) {
-      kernels::Dequantize<T>(ws.Get<T>(in_t), n, scale, zp, ws.Mutable<float>(out_t));
-    });
+    return EvalFn(
+        [=](const Workspace& ws) { kernels::Dequantize<T>(ws.Get<T>(in_t), n, scale, zp, ws.Mutable<float>(out_t)); });
   });
 }
 

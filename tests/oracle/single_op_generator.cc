@@ -135,6 +135,7 @@ struct AccumulatorSpec {
   bool per_channel = false;
   int weight_axis = 0;  // quantized_dimension when per-channel
   bool bias_required = false;
+  bool int16_bias_must_be_64 = false;  // DEPTHWISE_CONV_2D 16x8 refuses an int32 bias
 };
 
 struct AccumulatorTensors {
@@ -254,9 +255,10 @@ AccumulatorTensors MakeAccumulatorConstants(Rng& rng, ModelBuilder& b, const Acc
     const double bias_rms = acc_rms * Pick<double>(rng, {0.0, 0.3, 1.0, 3.0});
     std::vector<int64_t> bias(spec.channels);
     for (int64_t& v : bias) v = granule * static_cast<int64_t>(std::llround(UniformReal(rng, -bias_rms, bias_rms) / granule));
-    if (spec.type == CaseType::kInt16) {
+    if (spec.type == CaseType::kInt16 && (spec.int16_bias_must_be_64 || !Chance(rng, 0.2))) {
       r.bias = b.Constant("bias", DType::kInt64, {spec.channels}, bq, bias);
     } else {
+      if (spec.type == CaseType::kInt16) b.Tag("int32-bias");
       std::vector<int32_t> b32(bias.begin(), bias.end());
       r.bias = b.Constant("bias", DType::kInt32, {spec.channels}, bq, b32);
     }
@@ -311,6 +313,8 @@ void BuildConvLike(Rng& rng, CaseType type, ModelBuilder& b, bool depthwise) {
   spec.per_channel = (type == CaseType::kInt8 || type == CaseType::kInt16) && Chance(rng, 0.75);
   spec.weight_axis = depthwise ? 3 : 0;
   spec.bias_required = !depthwise;
+  // "depthwise_conv.cc:149 bias->type != kTfLiteInt64 (INT32 != INT64)"
+  spec.int16_bias_must_be_64 = depthwise;
   const int per_out = kh * kw * in_c;
   if (depthwise) {
     spec.channel_of = [out_c](int64_t i) { return static_cast<int>(i % out_c); };
@@ -371,7 +375,7 @@ void BuildFullyConnected(Rng& rng, CaseType type, ModelBuilder& b) {
   spec.channels = out_features;
   spec.taps = in_features;
   spec.weight_count = static_cast<int64_t>(out_features) * in_features;
-  spec.per_channel = type == CaseType::kInt8 && Chance(rng, 0.4);
+  spec.per_channel = (type == CaseType::kInt8 && Chance(rng, 0.4)) || (type == CaseType::kInt16 && Chance(rng, 0.2));
   spec.weight_axis = 0;
   spec.channel_of = [in_features](int64_t i) { return static_cast<int>(i / in_features); };
   if (type != CaseType::kFloat32) b.Tag(spec.per_channel ? "per-channel" : "per-tensor");
@@ -452,6 +456,10 @@ std::tuple<Shape, Shape, Shape> BroadcastShapes(Rng& rng, int max_rank) {
     }
     a[i - (rank - static_cast<int>(a.size()))] = out[i];
   }
+  // When both inputs lost leading dimensions, the output has the broadcast rank of the
+  // inputs: TFLite resizes the output tensor to that shape whatever the model says.
+  const size_t broadcast_rank = std::max(a.size(), bshape.size());
+  if (broadcast_rank < out.size()) return {a, bshape, Shape(out.end() - broadcast_rank, out.end())};
   return {a, bshape, out};
 }
 
@@ -495,6 +503,12 @@ void BuildAddSub(Rng& rng, CaseType type, ModelBuilder& b, OpKind kind) {
     qa = PerTensor(scale(), RandomZeroPoint(rng, type));
     qb = PerTensor(Chance(rng, 0.15) ? qa.scale[0] : scale(), RandomZeroPoint(rng, type));
     qo = PerTensor(scale(), RandomZeroPoint(rng, type));
+    if (Chance(rng, 0.12)) {
+      // An input-to-output scale ratio near the edges of what XNNPACK takes, [2^-10, 2^8).
+      b.Tag("extreme-ratio");
+      const float ratio = std::ldexp(static_cast<float>(UniformReal(rng, 0.75, 1.5)), Pick<int>(rng, {-11, -10, 7, 8}));
+      (Chance(rng, 0.5) ? qa : qb).scale[0] = qo.scale[0] * ratio;
+    }
   }
   if (sa != so || sb != so) b.Tag("broadcast");
   const int a = b.Input("a", act, sa, qa);
@@ -668,9 +682,14 @@ void BuildMean(Rng& rng, CaseType type, ModelBuilder& b) {
   const Shape in_shape = RandomShape(rng, rank, 6);
   // Axes: the common H,W case on 4-D inputs, or a random non-empty subset.
   std::vector<int32_t> axes;
-  if (rank == 4 && Chance(rng, 0.4)) {
-    axes = {1, 2};
-    b.Tag("axes-1-2");
+  if (rank == 4 && Chance(rng, 0.5)) {
+    // The spatial reductions TFLite's optimized kernel and XNNPACK single out, in the
+    // spellings that matter (XNNPACK maps {1,2} to a 2-D and {2} to a 1-D global pooling).
+    const std::vector<std::vector<int32_t>> spatial = {{1, 2}, {1, 2}, {2, 1}, {2}, {2}, {-3, -2}, {-2}, {1}, {3}};
+    axes = Pick(rng, spatial);
+    std::string tag = "axes";
+    for (int32_t a : axes) tag += "_" + std::to_string(a);
+    b.Tag(tag);
   } else {
     for (int d = 0; d < rank; ++d) {
       if (Chance(rng, 0.5)) axes.push_back(Chance(rng, 0.2) ? d - rank : d);
