@@ -6,6 +6,8 @@
 #define QAUDIT_SRC_KERNELS_ADD_H_
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <cstdint>
 
 #include "kernels/broadcast.h"
@@ -54,6 +56,58 @@ void AddQuantized(const BroadcastPlan& plan, const T* a, const T* b, const Quant
     const int32_t sum = p.subtract ? a_scaled - b_scaled : a_scaled + b_scaled;
     const int32_t v = MultiplyByQuantizedMultiplierDoubleRounding(sum, p.out_multiplier) + p.out_zero_point;
     out[o] = static_cast<T>(std::min(std::max(v, p.act_min), p.act_max));
+  });
+}
+
+// XNNPACK's quantized ADD (and SUB, as ADD with the second scale negated), as TFLite's
+// XNNPACK delegate runs it: ~20-bit multipliers derived from the float scale ratios, one
+// integer multiply-add of the raw (uncentred) inputs, one arithmetic right shift whose
+// rounding term 2^(shift-1) is folded into a bias (so ties round toward +infinity).
+struct XnnpackAddParams {
+  int32_t a_multiplier = 0, b_multiplier = 0, bias = 0;
+  uint32_t shift = 0;
+  int32_t out_min_less_zp = 0, out_max_less_zp = 0, out_zero_point = 0;
+};
+
+inline uint32_t FloatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof u);
+  return u;
+}
+inline float BitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, sizeof f);
+  return f;
+}
+
+// act_min/act_max: XNNPACK's activation range (zero point included). The ratios
+// a_scale / out_scale and b_scale / out_scale must lie in [2^-10, 2^8) (the delegate
+// refuses the node otherwise).
+inline XnnpackAddParams MakeXnnpackAddParams(bool subtract, float a_scale, int32_t a_zp, float b_scale, int32_t b_zp,
+                                             float out_scale, int32_t out_zp, int32_t act_min, int32_t act_max) {
+  const float a_output_scale = a_scale / out_scale;
+  const float b_output_scale = (subtract ? -b_scale : b_scale) / out_scale;
+  const float max_abs = std::max(std::fabs(a_output_scale), std::fabs(b_output_scale));
+  const int32_t max_exponent = static_cast<int32_t>(FloatBits(max_abs) >> 23) - 127;
+  XnnpackAddParams p;
+  p.shift = static_cast<uint32_t>(20 - max_exponent);  // in [12, 30]
+  // Multipliers: the ratios times 2^shift (exponent arithmetic on the float bits), rounded to even.
+  p.a_multiplier = static_cast<int32_t>(std::lrintf(BitsFloat(FloatBits(a_output_scale) + (p.shift << 23))));
+  p.b_multiplier = static_cast<int32_t>(std::lrintf(BitsFloat(FloatBits(b_output_scale) + (p.shift << 23))));
+  p.bias = (int32_t{1} << (p.shift - 1)) - p.a_multiplier * a_zp - p.b_multiplier * b_zp;
+  p.out_min_less_zp = act_min - out_zp;
+  p.out_max_less_zp = act_max - out_zp;
+  p.out_zero_point = out_zp;
+  return p;
+}
+
+template <typename T>
+void AddQuantizedXnnpack(const BroadcastPlan& plan, const T* a, const T* b, const XnnpackAddParams& p, T* out) {
+  ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
+    const int32_t acc = p.bias + static_cast<int32_t>(a[i]) * p.a_multiplier + static_cast<int32_t>(b[j]) * p.b_multiplier;
+    int32_t v = acc >> p.shift;  // arithmetic shift: floor
+    v = std::min(std::max(v, p.out_min_less_zp), p.out_max_less_zp);
+    out[o] = static_cast<T>(v + p.out_zero_point);
   });
 }
 

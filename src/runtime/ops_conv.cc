@@ -16,22 +16,41 @@ using kernels::Rounding;
 // Which requantization each runtime applies to an accumulating op. These rules were
 // established against TFLite's own interpreter (tests/oracle); the reference kernels
 // always round twice.
-Rounding AccumulatorRounding(const PrepareContext& ctx, DType input_type) {
-  if (input_type == DType::kInt16) return Rounding::kInt64;  // 16x8 kernels, every runtime
+// Whether TFLite's default XNNPACK delegate runs this CONV_2D, DEPTHWISE_CONV_2D or
+// FULLY_CONNECTED node (measured in tests/oracle/single_op_test.cc, 3,296 of 3,296 nodes
+// predicted): no int16; CONV_2D and DEPTHWISE_CONV_2D need a bias input; per-channel
+// FULLY_CONNECTED is not taken; and a quantized node whose XNNPACK activation range is
+// empty (min >= max) makes XNNPACK fail to create its runtime, after which TFLite restores
+// its own kernels.
+bool XnnpackTakes(const PrepareContext& ctx, Activation activation) {
+  if (ctx.numerics != Numerics::kXnnpack) return false;
+  const Tensor& in = ctx.input(0);
+  if (in.dtype != DType::kFloat32 && in.dtype != DType::kInt8 && in.dtype != DType::kUInt8) return false;
+  if (ctx.op.kind != OpKind::kFullyConnected && !ctx.has_input(2)) return false;
+  if (in.dtype == DType::kFloat32) return true;
+  if (ctx.op.kind == OpKind::kFullyConnected && ctx.input(1).quant.per_axis()) return false;
+  const auto range = XnnpackQuantizedActivationRange(activation, ctx.output(0));
+  return range.first < range.second;
+}
+
+Rounding AccumulatorRounding(const PrepareContext& ctx, DType input_type, bool xnnpack_takes) {
+  if (input_type == DType::kInt16) {
+    // 16x8 (measured): DEPTHWISE_CONV_2D, and CONV_2D / FULLY_CONNECTED with an int64
+    // bias, use the 16-bit reduced multiplier; CONV_2D / FULLY_CONNECTED with an int32
+    // bias or none round once with the full 31-bit multiplier.
+    const bool bias64 = ctx.has_input(2) && ctx.input(2).dtype == DType::kInt64;
+    return bias64 || ctx.op.kind == OpKind::kDepthwiseConv2D ? Rounding::kInt64 : Rounding::kSingle;
+  }
+  if (xnnpack_takes) return Rounding::kFp32;
   switch (ctx.numerics) {
     case Numerics::kReference: return Rounding::kDouble;
     case Numerics::kTflite:
+    case Numerics::kXnnpack:  // nodes XNNPACK does not take run TFLite's kernels
       // int8 FC and CONV_2D run their GEMM through ruy, which rounds once. Depthwise has
       // its own kernels with the double-rounding MultiplyByQuantizedMultiplier, and the
       // legacy uint8 GEMMs use gemmlowp's output stage, which also rounds twice.
       if (input_type == DType::kUInt8 || ctx.op.kind == OpKind::kDepthwiseConv2D) return Rounding::kDouble;
       return Rounding::kSingle;
-    case Numerics::kXnnpack: {
-      // XNNPACK takes per-tensor FULLY_CONNECTED only; per-channel FC stays on ruy.
-      const Tensor& w = ctx.input(1);
-      if (ctx.op.kind == OpKind::kFullyConnected && w.quant.per_axis()) return Rounding::kSingle;
-      return Rounding::kFp32;
-    }
   }
   return Rounding::kDouble;
 }
@@ -76,13 +95,18 @@ Result<OutputStage> MakeAccumulatorStage(const PrepareContext& ctx, Activation a
   std::vector<float> as_float(channels);
   for (int c = 0; c < channels; ++c) {
     const float s_w = w.quant.scale_at(num_scales == 1 ? 0 : c);
-    // The legacy uint8 kernels form the input x weight product in float before widening.
-    real[c] = in.dtype == DType::kUInt8 ? static_cast<double>(s_in * s_w) / s_out
-                                        : static_cast<double>(s_in) * s_w / s_out;
+    // The legacy uint8 kernels, and FULLY_CONNECTED with per-tensor weights of any type
+    // (GetQuantizedConvolutionMultipler), form the input x weight product in float before
+    // widening; per-channel multipliers are computed in double.
+    const bool float_product =
+        in.dtype == DType::kUInt8 || (ctx.op.kind == OpKind::kFullyConnected && num_scales == 1);
+    real[c] = float_product ? static_cast<double>(s_in * s_w) / s_out : static_cast<double>(s_in) * s_w / s_out;
     as_float[c] = s_in * s_w / s_out;
   }
   QAUDIT_ASSIGN_OR_RETURN(auto range, QuantizedActivationRange(ctx, activation, out));
-  return OutputStage::Make(AccumulatorRounding(ctx, in.dtype), real, as_float, ZeroPoint(out), range.first,
+  const bool xnnpack = XnnpackTakes(ctx, activation);
+  if (xnnpack) range = XnnpackQuantizedActivationRange(activation, out);
+  return OutputStage::Make(AccumulatorRounding(ctx, in.dtype, xnnpack), real, as_float, ZeroPoint(out), range.first,
                            range.second);
 }
 
@@ -168,6 +192,15 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
   }
   g.pad_top = same ? kernels::ConvPadding(g.in_h, g.filter_h, g.stride_h, g.dilation_h, g.out_h) : 0;
   g.pad_left = same ? kernels::ConvPadding(g.in_w, g.filter_w, g.stride_w, g.dilation_w, g.out_w) : 0;
+  // XNNPACK (as built into TFLite 2.12) computes SAME padding as an unsigned
+  // (out - 1) * stride + effective_filter - in; when that is negative it wraps, every tap
+  // falls outside the image and each output is the bias alone (then clamped and
+  // requantized). 1x1 filters take a path without padding and are unaffected.
+  if (XnnpackTakes(ctx, o.activation) && same && !(g.filter_h == 1 && g.filter_w == 1)) {
+    const int total_h = (g.out_h - 1) * g.stride_h + (g.filter_h - 1) * g.dilation_h + 1 - g.in_h;
+    const int total_w = (g.out_w - 1) * g.stride_w + (g.filter_w - 1) * g.dilation_w + 1 - g.in_w;
+    if (total_h < 0 || total_w < 0) g.pad_top = g.pad_left = 1 << 29;  // no tap inside the image
+  }
   if (ctx.has_input(2) && ctx.input(2).num_elements() != g.out_c) {
     return ctx.Error("bias has " + std::to_string(ctx.input(2).num_elements()) + " elements for " +
                      std::to_string(g.out_c) + " output channels");

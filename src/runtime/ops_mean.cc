@@ -72,7 +72,10 @@ Result<EvalFn> PrepareMean(const PrepareContext& ctx) {
   }
   const bool hw_axes = rank == 4 && num_axes == 2 && ((axes[0] == 1 && axes[1] == 2) || (axes[0] == 2 && axes[1] == 1));
   const bool eight_bit = in.dtype != DType::kInt16;
-  const bool xnnpack = ctx.numerics == Numerics::kXnnpack && eight_bit && hw_axes &&
+  // XNNPACK also takes a 4-D mean over axis {2} alone (its 1-D global average pooling,
+  // over the second-innermost dimension).
+  const bool w_axis = rank == 4 && num_axes == 1 && axes[0] == 2;
+  const bool xnnpack = ctx.numerics == Numerics::kXnnpack && eight_bit && (hw_axes || w_axis) &&
                        in_scale / out_scale >= 0x1.0p-8f && in_scale / out_scale < 0x1.0p+8f;
   const bool optimized_4d = ctx.numerics != Numerics::kReference && eight_bit && hw_axes && keep_dims;
   auto make = [&](auto tag) -> Result<EvalFn> {

@@ -105,13 +105,6 @@ int64_t Product(const Shape& s) {
   return n;
 }
 
-template <typename T>
-std::vector<uint8_t> Bytes(const std::vector<T>& v) {
-  std::vector<uint8_t> b(v.size() * sizeof(T));
-  if (!b.empty()) std::memcpy(b.data(), v.data(), b.size());
-  return b;
-}
-
 std::string FormatFloat(double v) {
   std::ostringstream s;
   s.precision(9);

@@ -432,5 +432,79 @@ TEST_F(SingleOpOracleTest, RandomSingleOpModelsMatchTflite) {
                          << " of them are reported above";
 }
 
+// TFLite's XNNPACK delegate decides node by node which nodes it takes, but some nodes it
+// takes make XNNPACK fail to build its runtime (a quantized fused activation whose range
+// is empty in XNNPACK's quantization, min >= max); TFLite then restores its own kernels for
+// the whole graph. Measured with this two-ADD graph: with a normal second ADD the oracle
+// reports "TfLiteXNNPackDelegate x1"; with an empty-range second ADD, "ADD x2" (a node the
+// delegate merely declines, e.g. a scale ratio >= 256, leaves the others delegated).
+// The first ADD's output is also a graph output, and its scales make XNNPACK's ADD (ties
+// toward +infinity) and TFLite's (ties away from zero) differ on negative ties.
+TEST_F(SingleOpOracleTest, XnnpackRuntimeFailureOnOneNodeAppliesToWholeGraph) {
+  ASSERT_NE(oracle_, nullptr);
+  const fs::path dir = fs::temp_directory_path() / ("qaudit_single_op_graph_" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  for (bool empty_range : {false, true}) {
+    SCOPED_TRACE(empty_range ? "second ADD with an empty XNNPACK range" : "second ADD normal");
+    Graph g;
+    auto tensor = [&](const char* name, float scale, int64_t zp) {
+      Tensor t;
+      t.name = name;
+      t.dtype = DType::kInt8;
+      t.shape = {1, 8};
+      t.quant.scale = {scale};
+      t.quant.zero_point = {zp};
+      g.tensors.push_back(t);
+      return static_cast<int>(g.tensors.size()) - 1;
+    };
+    const int a = tensor("a", 0.25f, 0), b = tensor("b", 0.25f, 0), c = tensor("c", 0.5f, 0);
+    const int mid = tensor("mid", 0.5f, 0);  // a + b halves: odd sums are exact .5 ties
+    // RELU6 into scale 10, zero point 127: XNNPACK's range is [127, 127].
+    const int out = empty_range ? tensor("out", 10.0f, 127) : tensor("out", 0.5f, 0);
+    g.inputs = {a, b, c};
+    g.outputs = {mid, out};
+    ElementwiseOptions plain;
+    plain.pot_scale_int16 = false;
+    ElementwiseOptions relu6 = plain;
+    relu6.activation = Activation::kRelu6;
+    g.operators.push_back({OpKind::kAdd, {a, b}, {mid}, plain, 1});
+    g.operators.push_back({OpKind::kAdd, {mid, c}, {out}, relu6, 1});
+    const std::string model = (dir / "graph.tflite").string();
+    ASSERT_TRUE(WriteTfliteFile(g, model).ok());
+    const std::vector<std::vector<int8_t>> values = {{-3, -1, 1, 3, -5, 5, -7, 0}, {0, 0, 0, 0, 0, 0, 0, 0},
+                                                     {1, 2, 3, 4, 5, 6, 7, 8}};
+    std::vector<HostTensor> inputs;
+    std::vector<std::string> files;
+    for (size_t k = 0; k < values.size(); ++k) {
+      HostTensor h;
+      h.dtype = DType::kInt8;
+      h.shape = {1, 8};
+      h.bytes.assign(values[k].begin(), values[k].end());
+      inputs.push_back(h);
+      files.push_back((dir / ("in" + std::to_string(k) + ".npy")).string());
+      ASSERT_TRUE(WriteNpy(files.back(), h).ok());
+    }
+    auto reply = oracle_->Run(model, files, (dir / "out").string(), /*xnnpack=*/true);
+    ASSERT_TRUE(reply.ok()) << reply.status().message();
+    ASSERT_TRUE(reply->ok) << reply->error;
+    const bool delegated = reply->executed_kernels.count("TfLiteXNNPackDelegate") > 0;
+    EXPECT_EQ(delegated, !empty_range) << "TFLite ran: " << KernelsString(reply->executed_kernels);
+    auto executor = Executor::Create(g, {Numerics::kXnnpack, 1});
+    ASSERT_TRUE(executor.ok()) << executor.status().message();
+    auto ours = (*executor)->Run(inputs);
+    ASSERT_TRUE(ours.ok()) << ours.status().message();
+    for (size_t k = 0; k < ours->size(); ++k) {
+      auto theirs = ReadNpy(reply->outputs[k].file);
+      ASSERT_TRUE(theirs.ok()) << theirs.status().message();
+      const Comparison cmp = Compare(*theirs, (*ours)[k]);
+      EXPECT_EQ(cmp.differing, 0) << "output " << k << " ('" << g.tensors[g.outputs[k]].name << "'): first at "
+                                  << cmp.first << ": TFLite " << cmp.first_expected << ", qaudit " << cmp.first_got
+                                  << " (TFLite ran: " << KernelsString(reply->executed_kernels) << ")";
+    }
+  }
+  std::error_code ignored;
+  fs::remove_all(dir, ignored);
+}
+
 }  // namespace
 }  // namespace qaudit
