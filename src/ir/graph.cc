@@ -149,6 +149,9 @@ Status VerifyGraph(const Graph& g) {
   for (size_t i = 0; i < g.operators.size(); ++i) {
     const Operator& op = g.operators[i];
     if (op.outputs.empty()) return Status::InvalidArgument(OpLabel(g, i) + " has no outputs");
+    if (op.options.index() != DefaultOptions(op.kind).index()) {
+      return Status::InvalidArgument(OpLabel(g, i) + " carries the options of another kind of operator");
+    }
     for (int t : op.inputs) {
       if (t == kNoTensor) continue;
       if (t < 0 || t >= num_tensors) {

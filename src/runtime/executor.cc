@@ -7,7 +7,7 @@
 #include <thread>
 
 #include "runtime/op_kernel.h"
-#include "runtime/op_util.h"
+#include "runtime/xnnpack_rules.h"
 
 namespace qaudit {
 
@@ -100,33 +100,11 @@ Result<std::unique_ptr<Executor>> Executor::Create(Graph graph, const ExecutorOp
                                      "' is a constant");
     }
   }
-  // PROTOTYPE: a node XNNPACK takes whose quantized activation range is empty in XNNPACK's
-  // quantization makes XNNPACK fail to create its runtime; TFLite then runs every node on
-  // its own kernels. (Only the ops characterised so far: CONV_2D, DEPTHWISE_CONV_2D with
-  // bias, per-tensor FULLY_CONNECTED, ADD/SUB with scale ratios in [2^-10, 2^8).)
   Numerics numerics = options.numerics;
-  if (numerics == Numerics::kXnnpack) {
-    for (const Operator& op : g.operators) {
-      const Tensor& out = g.tensors[op.outputs[0]];
-      if (out.dtype != DType::kInt8 && out.dtype != DType::kUInt8) continue;
-      Activation act = Activation::kNone;
-      bool claimed = false;
-      if (op.kind == OpKind::kConv2D || op.kind == OpKind::kDepthwiseConv2D) {
-        act = op.opts<ConvOptions>().activation;
-        claimed = op.inputs.size() > 2 && op.inputs[2] != kNoTensor;
-      } else if (op.kind == OpKind::kFullyConnected) {
-        act = op.opts<FullyConnectedOptions>().activation;
-        claimed = !g.tensors[op.inputs[1]].quant.per_axis();
-      } else if (op.kind == OpKind::kAdd || op.kind == OpKind::kSub) {
-        act = op.opts<ElementwiseOptions>().activation;
-        const float so = out.quant.scale[0];
-        const float ra = g.tensors[op.inputs[0]].quant.scale[0] / so, rb = g.tensors[op.inputs[1]].quant.scale[0] / so;
-        claimed = ra >= 0x1.0p-10f && ra < 0x1.0p+8f && rb >= 0x1.0p-10f && rb < 0x1.0p+8f;
-      }
-      if (!claimed) continue;
-      const auto range = runtime::XnnpackQuantizedActivationRange(act, out);
-      if (range.first >= range.second) numerics = Numerics::kTflite;
-    }
+  if (numerics == Numerics::kXnnpack &&
+      std::any_of(g.operators.begin(), g.operators.end(),
+                  [&](const Operator& op) { return runtime::XnnpackRuntimeFailsOn(g, op); })) {
+    numerics = Numerics::kTflite;  // what TFLite does when XNNPACK cannot build its runtime
   }
   for (size_t i = 0; i < g.operators.size(); ++i) {
     PrepareContext ctx{g, g.operators[i], static_cast<int>(i), numerics};

@@ -18,12 +18,6 @@ Result<std::pair<float, float>> FloatActivationRange(const PrepareContext& ctx, 
 Result<std::pair<int32_t, int32_t>> QuantizedActivationRange(const PrepareContext& ctx, Activation a,
                                                              const Tensor& out);
 
-// The integer clamp range XNNPACK derives for a fused activation: each float bound is
-// quantized as lrintf(clamp(bound / scale + zero_point, qmin, qmax)), i.e. rounded half
-// to even after adding the zero point (TFLite's kernels round bound / scale half away
-// from zero, then add the zero point). Measured: tests/oracle/single_op_test.cc.
-std::pair<int32_t, int32_t> XnnpackQuantizedActivationRange(Activation a, const Tensor& out);
-
 // The integer range of a dtype (int8: [-128, 127], ...).
 std::pair<int32_t, int32_t> DTypeRange(DType d);
 

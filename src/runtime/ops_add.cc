@@ -4,6 +4,7 @@
 #include "kernels/add.h"
 #include "runtime/op_kernel.h"
 #include "runtime/op_util.h"
+#include "runtime/xnnpack_rules.h"
 
 namespace qaudit::runtime {
 namespace {
@@ -43,29 +44,20 @@ Result<EvalFn> PrepareAddSub(const PrepareContext& ctx, bool subtract) {
       return ctx.Error("int16 tensors must have zero point 0");
     }
   }
-  QAUDIT_ASSIGN_OR_RETURN(auto range, QuantizedActivationRange(ctx, o.activation, out));
-  // TFLite's XNNPACK delegate takes an 8-bit ADD/SUB whose input-to-output scale ratios
-  // lie in [2^-10, 2^8) and whose XNNPACK activation range is not empty (measured: 828 of
-  // 828 nodes predicted); the rest run TFLite's kernels.
-  if (ctx.numerics == Numerics::kXnnpack && a.dtype != DType::kInt16) {
-    const float sa = a.quant.scale[0], sb = b.quant.scale[0], so = out.quant.scale[0];
-    const float ra = sa / so, rb = sb / so;
-    const auto xrange = XnnpackQuantizedActivationRange(o.activation, out);
-    const bool takes = ra >= 0x1.0p-10f && ra < 0x1.0p+8f && rb >= 0x1.0p-10f && rb < 0x1.0p+8f &&
-                       xrange.first < xrange.second;
-    if (takes) {
-      const kernels::XnnpackAddParams xp = kernels::MakeXnnpackAddParams(
-          subtract, sa, ZeroPoint(a), sb, ZeroPoint(b), so, ZeroPoint(out), xrange.first, xrange.second);
-      auto make = [&](auto type_tag) {
-        using T = decltype(type_tag);
-        return EvalFn([=](const Workspace& ws) {
-          kernels::AddQuantizedXnnpack<T>(plan, ws.Get<T>(a_t), ws.Get<T>(b_t), xp, ws.Mutable<T>(out_t));
-        });
-      };
-      if (a.dtype == DType::kInt8) return make(int8_t{});
-      return make(uint8_t{});
-    }
+  if (ctx.numerics == Numerics::kXnnpack && XnnpackClaims(ctx.graph, ctx.op)) {
+    const auto range = XnnpackQuantizedActivationRange(o.activation, out);
+    const kernels::XnnpackAddParams p =
+        kernels::MakeXnnpackAddParams(subtract, a.quant.scale[0], ZeroPoint(a), b.quant.scale[0], ZeroPoint(b),
+                                      out.quant.scale[0], ZeroPoint(out), range.first, range.second);
+    auto make = [&](auto type_tag) {
+      using T = decltype(type_tag);
+      return EvalFn([=](const Workspace& ws) {
+        kernels::AddQuantizedXnnpack<T>(plan, ws.Get<T>(a_t), ws.Get<T>(b_t), p, ws.Mutable<T>(out_t));
+      });
+    };
+    return a.dtype == DType::kInt8 ? make(int8_t{}) : make(uint8_t{});  // XNNPACK claims no int16
   }
+  QAUDIT_ASSIGN_OR_RETURN(auto range, QuantizedActivationRange(ctx, o.activation, out));
   const int left_shift = a.dtype == DType::kInt16 ? 15 : 20;
   const kernels::QuantizedAddParams p = kernels::MakeQuantizedAddParams(
       subtract, left_shift, a.quant.scale[0], ZeroPoint(a), b.quant.scale[0], ZeroPoint(b), out.quant.scale[0],

@@ -6,6 +6,7 @@
 #include "kernels/fully_connected.h"
 #include "runtime/op_kernel.h"
 #include "runtime/op_util.h"
+#include "runtime/xnnpack_rules.h"
 
 namespace qaudit::runtime {
 namespace {
@@ -16,21 +17,8 @@ using kernels::Rounding;
 // Which requantization each runtime applies to an accumulating op. These rules were
 // established against TFLite's own interpreter (tests/oracle); the reference kernels
 // always round twice.
-// Whether TFLite's default XNNPACK delegate runs this CONV_2D, DEPTHWISE_CONV_2D or
-// FULLY_CONNECTED node (measured in tests/oracle/single_op_test.cc, 3,296 of 3,296 nodes
-// predicted): no int16; CONV_2D and DEPTHWISE_CONV_2D need a bias input; per-channel
-// FULLY_CONNECTED is not taken; and a quantized node whose XNNPACK activation range is
-// empty (min >= max) makes XNNPACK fail to create its runtime, after which TFLite restores
-// its own kernels.
-bool XnnpackTakes(const PrepareContext& ctx, Activation activation) {
-  if (ctx.numerics != Numerics::kXnnpack) return false;
-  const Tensor& in = ctx.input(0);
-  if (in.dtype != DType::kFloat32 && in.dtype != DType::kInt8 && in.dtype != DType::kUInt8) return false;
-  if (ctx.op.kind != OpKind::kFullyConnected && !ctx.has_input(2)) return false;
-  if (in.dtype == DType::kFloat32) return true;
-  if (ctx.op.kind == OpKind::kFullyConnected && ctx.input(1).quant.per_axis()) return false;
-  const auto range = XnnpackQuantizedActivationRange(activation, ctx.output(0));
-  return range.first < range.second;
+bool XnnpackTakes(const PrepareContext& ctx) {
+  return ctx.numerics == Numerics::kXnnpack && XnnpackClaims(ctx.graph, ctx.op);
 }
 
 Rounding AccumulatorRounding(const PrepareContext& ctx, DType input_type, bool xnnpack_takes) {
@@ -104,7 +92,7 @@ Result<OutputStage> MakeAccumulatorStage(const PrepareContext& ctx, Activation a
     as_float[c] = s_in * s_w / s_out;
   }
   QAUDIT_ASSIGN_OR_RETURN(auto range, QuantizedActivationRange(ctx, activation, out));
-  const bool xnnpack = XnnpackTakes(ctx, activation);
+  const bool xnnpack = XnnpackTakes(ctx);
   if (xnnpack) range = XnnpackQuantizedActivationRange(activation, out);
   return OutputStage::Make(AccumulatorRounding(ctx, in.dtype, xnnpack), real, as_float, ZeroPoint(out), range.first,
                            range.second);
@@ -196,7 +184,7 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
   // (out - 1) * stride + effective_filter - in; when that is negative it wraps, every tap
   // falls outside the image and each output is the bias alone (then clamped and
   // requantized). 1x1 filters take a path without padding and are unaffected.
-  if (XnnpackTakes(ctx, o.activation) && same && !(g.filter_h == 1 && g.filter_w == 1)) {
+  if (XnnpackTakes(ctx) && same && !(g.filter_h == 1 && g.filter_w == 1)) {
     const int total_h = (g.out_h - 1) * g.stride_h + (g.filter_h - 1) * g.dilation_h + 1 - g.in_h;
     const int total_w = (g.out_w - 1) * g.stride_w + (g.filter_w - 1) * g.dilation_w + 1 - g.in_w;
     if (total_h < 0 || total_w < 0) g.pad_top = g.pad_left = 1 << 29;  // no tap inside the image

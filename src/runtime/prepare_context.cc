@@ -102,22 +102,6 @@ Result<std::pair<int32_t, int32_t>> QuantizedActivationRange(const PrepareContex
   return ctx.Unsupported(std::string("fused activation ") + ActivationName(a) + " is not supported");
 }
 
-std::pair<int32_t, int32_t> XnnpackQuantizedActivationRange(Activation a, const Tensor& out) {
-  auto [qmin, qmax] = DTypeRange(out.dtype);
-  const float scale = out.quant.scale.empty() ? 1.0f : out.quant.scale[0];
-  const float zp = static_cast<float>(ZeroPoint(out));
-  auto quantize = [&](float bound) {
-    const float v = std::min(std::max(bound / scale + zp, static_cast<float>(qmin)), static_cast<float>(qmax));
-    return static_cast<int32_t>(std::nearbyintf(v));
-  };
-  switch (a) {
-    case Activation::kRelu: return {quantize(0.0f), qmax};
-    case Activation::kRelu6: return {quantize(0.0f), quantize(6.0f)};
-    case Activation::kReluN1To1: return {quantize(-1.0f), quantize(1.0f)};
-    default: return {qmin, qmax};
-  }
-}
-
 int32_t ZeroPoint(const Tensor& t) {
   return t.quant.zero_point.empty() ? 0 : static_cast<int32_t>(t.quant.zero_point[0]);
 }
