@@ -23,7 +23,7 @@ TEST(SoftmaxFloatTest, NormalisesEachRow) {
   SoftmaxFloat({2, 2}, x, 1.0f, y);
   EXPECT_FLOAT_EQ(y[0], 1.0f / 3);
   EXPECT_FLOAT_EQ(y[1], 2.0f / 3);
-  SoftmaxFloat({2, 2}, x + 2, 2.0f, y);
+  SoftmaxFloat({1, 2}, x + 2, 2.0f, y);
   EXPECT_EQ(y[0], 0.5f);
   EXPECT_EQ(y[1], 0.5f);
 }
