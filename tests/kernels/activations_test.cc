@@ -4,16 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include "support/kernel_test_util.h"
+
 #include <cmath>
 #include <vector>
 
 namespace qaudit::kernels {
 namespace {
 
-template <typename T>
-std::vector<int> Ints(const T* v, int n) {
-  return std::vector<int>(v, v + n);
-}
+using ::qaudit::testing::Ints;
 
 TEST(QuantizedReluTest, RescalesThenClampsToTheActivationBounds) {
   // in scale 0.5 -> out scale 0.25 (multiplier 2), out zero point -10. RELU6's bounds are

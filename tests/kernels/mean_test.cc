@@ -5,15 +5,14 @@
 
 #include <gtest/gtest.h>
 
+#include "support/kernel_test_util.h"
+
 #include <vector>
 
 namespace qaudit::kernels {
 namespace {
 
-template <typename T>
-std::vector<int> Ints(const T* v, int n) {
-  return std::vector<int>(v, v + n);
-}
+using ::qaudit::testing::Ints;
 
 TEST(ReduceShapeTest, MapsEveryInputToItsOutput) {
   // [2, 3, 4] reduced over axes 0 and 2: 3 outputs of 8 elements; element (i, j, k) goes

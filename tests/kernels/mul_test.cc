@@ -6,16 +6,15 @@
 
 #include <gtest/gtest.h>
 
+#include "support/kernel_test_util.h"
+
 #include <limits>
 #include <vector>
 
 namespace qaudit::kernels {
 namespace {
 
-template <typename T>
-std::vector<int> Ints(const T* v, int n) {
-  return std::vector<int>(v, v + n);
-}
+using ::qaudit::testing::Ints;
 
 BroadcastPlan Plan(const std::vector<int32_t>& a, const std::vector<int32_t>& b, const std::vector<int32_t>& out) {
   BroadcastPlan p;

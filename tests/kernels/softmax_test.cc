@@ -4,16 +4,15 @@
 
 #include <gtest/gtest.h>
 
+#include "support/kernel_test_util.h"
+
 #include <cmath>
 #include <vector>
 
 namespace qaudit::kernels {
 namespace {
 
-template <typename T>
-std::vector<int> Ints(const T* v, int n) {
-  return std::vector<int>(v, v + n);
-}
+using ::qaudit::testing::Ints;
 
 TEST(SoftmaxFloatTest, NormalisesEachRow) {
   // Row 0: e^0 : e^-ln2 = 1 : 0.5 -> 1/3, 2/3 (after subtracting the max ln2). Row 1:

@@ -81,18 +81,13 @@ Graph ExposeAllLayers(Graph g) {
 
 class FixtureOracleTest : public ::testing::TestWithParam<std::tuple<int, Numerics>> {
  protected:
-  static void SetUpTestSuite() {
-    auto oracle = testing::StartOracleFromEnvironment();
-    ASSERT_TRUE(oracle.ok()) << oracle.status().message();
-    oracle_ = std::move(oracle).value().release();
+  void SetUp() override {
+    std::string error;
+    oracle_ = testing::SharedOracle(&error);
+    ASSERT_NE(oracle_, nullptr) << error;
   }
-  static void TearDownTestSuite() {
-    delete oracle_;
-    oracle_ = nullptr;
-  }
-  static testing::TfliteOracle* oracle_;
+  testing::TfliteOracle* oracle_ = nullptr;
 };
-testing::TfliteOracle* FixtureOracleTest::oracle_ = nullptr;
 
 TEST_P(FixtureOracleTest, EveryLayerMatchesTflite) {
   QAUDIT_REQUIRE_FIXTURES();

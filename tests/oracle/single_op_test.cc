@@ -206,18 +206,13 @@ std::string TfliteReason(const std::string& error) {
 
 class SingleOpOracleTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    auto oracle = testing::StartOracleFromEnvironment();
-    ASSERT_TRUE(oracle.ok()) << oracle.status().message();
-    oracle_ = std::move(oracle).value().release();
+  void SetUp() override {
+    std::string error;
+    oracle_ = testing::SharedOracle(&error);
+    ASSERT_NE(oracle_, nullptr) << error;
   }
-  static void TearDownTestSuite() {
-    delete oracle_;
-    oracle_ = nullptr;
-  }
-  static testing::TfliteOracle* oracle_;
+  testing::TfliteOracle* oracle_ = nullptr;
 };
-testing::TfliteOracle* SingleOpOracleTest::oracle_ = nullptr;
 
 TEST_F(SingleOpOracleTest, RandomSingleOpModelsMatchTflite) {
   ASSERT_NE(oracle_, nullptr);

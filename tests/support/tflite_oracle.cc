@@ -619,4 +619,13 @@ Result<std::unique_ptr<TfliteOracle>> StartOracleFromEnvironment() {
   return TfliteOracle::Start(dir, OracleSetting("TFLITE_ORACLE_NODE_MODULES", QAUDIT_ORACLE_NODE_MODULES_DEFAULT));
 }
 
+TfliteOracle* SharedOracle(std::string* error) {
+  static Result<std::unique_ptr<TfliteOracle>> oracle = StartOracleFromEnvironment();
+  if (!oracle.ok()) {
+    *error = oracle.status().message();
+    return nullptr;
+  }
+  return oracle->get();
+}
+
 }  // namespace qaudit::testing

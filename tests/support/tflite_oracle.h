@@ -104,6 +104,10 @@ std::string OracleSetting(const char* variable, const char* build_default);
 // TFLITE_ORACLE_NODE_MODULES; NotFound when neither says where it is.
 Result<std::unique_ptr<TfliteOracle>> StartOracleFromEnvironment();
 
+// One oracle process for the whole test binary, started on first use (Node and the WASM
+// compile cost ~0.15 s). Returns nullptr and sets *error when it cannot start.
+TfliteOracle* SharedOracle(std::string* error);
+
 }  // namespace qaudit::testing
 
 #endif  // QAUDIT_TESTS_SUPPORT_TFLITE_ORACLE_H_
