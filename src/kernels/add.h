@@ -2,6 +2,7 @@
 // centred and shifted left by `left_shift` bits for headroom, is multiplied by
 // s_i / (2 * max(s_a, s_b)); the sum is multiplied by 2 * max(s_a, s_b) / (2^left_shift * s_out).
 // Every multiplication rounds twice (SRDHM, then RoundingDivideByPOT), as TFLite does.
+// int16 with power-of-two scales (pot_scale_int16) has its own path: AddPot16 below.
 #ifndef QAUDIT_SRC_KERNELS_ADD_H_
 #define QAUDIT_SRC_KERNELS_ADD_H_
 
@@ -108,6 +109,50 @@ void AddQuantizedXnnpack(const BroadcastPlan& plan, const T* a, const T* b, cons
     int32_t v = acc >> p.shift;  // arithmetic shift: floor
     v = std::min(std::max(v, p.out_min_less_zp), p.out_max_less_zp);
     out[o] = static_cast<T>(v + p.out_zero_point);
+  });
+}
+
+// ---- int16 with power-of-two scales (TFLite's pot_scale_int16 path, made for LSTM cells).
+
+// TFLite's test for a power-of-two scale: log2(x), computed in float as log(x) / log(2),
+// within 1e-3 of an integer, which it stores in *log2 (rounded half away from zero).
+inline bool CheckedLog2(float x, int* log2) {
+  const float l = std::log(x) * (1.0f / std::log(2.0f));
+  const float rounded = std::round(l);
+  *log2 = static_cast<int>(rounded);
+  return std::fabs(l - rounded) < 1e-3f;
+}
+
+// gemmlowp's RoundingDivideByPOT instantiated for int16_t, as TFLite's element-wise int16
+// kernels call it. Up to exponent 15 it equals the int32 one; from 16 on its mask
+// (2^e - 1 stored in int16) wraps to all ones, so x >= 0 gives 1 and x < 0 gives -1.
+inline int32_t RoundingDivideByPOTInt16(int16_t x, int exponent) {
+  if (exponent <= 15) return RoundingDivideByPOT(x, exponent);
+  return x >= 0 ? 1 : -1;
+}
+
+// Zero points are 0 and scales 2^k. The input whose scale is below the output's is divided
+// by 2^shift, rounded half away from zero; the other (shift 0) is already in output units.
+// The sum or difference is clamped to the activation range (TFLite saturates to int16
+// first, which the clamp subsumes).
+struct Pot16AddParams {
+  bool subtract = false;
+  int a_shift = 0, b_shift = 0;  // right shifts, in [0, 31]; at least one is 0
+  // TFLite's element-wise kernels round with the int16 RoundingDivideByPOT; its
+  // broadcasting SUB with the int32 one (they differ only for shifts >= 16).
+  bool int16_rounding = true;
+  int32_t act_min = -32768, act_max = 32767;
+};
+
+inline void AddPot16(const BroadcastPlan& plan, const int16_t* a, const int16_t* b, const Pot16AddParams& p,
+                     int16_t* out) {
+  auto rescale = [&](int16_t x, int shift) {
+    return p.int16_rounding ? RoundingDivideByPOTInt16(x, shift) : RoundingDivideByPOT(x, shift);
+  };
+  ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
+    const int32_t x = rescale(a[i], p.a_shift), y = rescale(b[j], p.b_shift);
+    const int32_t v = p.subtract ? x - y : x + y;
+    out[o] = static_cast<int16_t>(std::min(std::max(v, p.act_min), p.act_max));
   });
 }
 

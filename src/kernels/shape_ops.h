@@ -1,8 +1,12 @@
 // Ops that move elements without arithmetic: PAD, TRANSPOSE, CONCATENATION. They work on
-// raw elements of any size, so one function serves every dtype.
+// raw elements of any size, so one function serves every dtype. The exception is uint8
+// CONCATENATION of inputs quantized unlike the output, which TFLite requantizes
+// (ConcatenateUint8WithScaling).
 #ifndef QAUDIT_SRC_KERNELS_SHAPE_OPS_H_
 #define QAUDIT_SRC_KERNELS_SHAPE_OPS_H_
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <vector>
@@ -75,6 +79,54 @@ inline void Concatenate(int64_t outer, int64_t inner, const std::vector<int32_t>
     for (size_t k = 0; k < inputs.size(); ++k) {
       const int64_t n = axis_sizes[k] * inner * static_cast<int64_t>(elem_size);
       std::memcpy(out, inputs[k] + o * n, n);
+      out += n;
+    }
+  }
+}
+
+// How one uint8 CONCATENATION input reaches the output's quantization, as TFLite's
+// ConcatenationWithScaling does it, in float: q_out = round(q * scale + bias) + out_zp with
+// scale = s_in * (1 / s_out) and bias = -zp_in * scale, each operation rounded to float
+// (no fused multiply-add), round half away from zero, then clamped to [0, 255]. An input
+// with exactly the output's scale and zero point is copied.
+struct ConcatRescale {
+  bool copy = true;
+  float scale = 1.0f, bias = 0.0f;
+  int32_t out_zero_point = 0;
+};
+
+inline ConcatRescale MakeConcatRescale(float in_scale, int32_t in_zero_point, float out_scale,
+                                       int32_t out_zero_point) {
+  ConcatRescale r;
+  r.copy = in_zero_point == out_zero_point && in_scale == out_scale;
+  const float inverse_out_scale = 1.0f / out_scale;
+  r.scale = in_scale * inverse_out_scale;
+  r.bias = static_cast<float>(-in_zero_point) * r.scale;
+  r.out_zero_point = out_zero_point;
+  return r;
+}
+
+inline uint8_t RescaleUint8(uint8_t q, const ConcatRescale& r) {
+  const float v = static_cast<float>(q) * r.scale + r.bias;
+  // TFLite converts to int32 unchecked; beyond int32 this saturates (the result clamps anyway).
+  const float rounded = std::round(std::min(std::max(v, -2147483520.0f), 2147483520.0f));
+  const int64_t q_out = static_cast<int64_t>(rounded) + r.out_zero_point;
+  return static_cast<uint8_t>(std::clamp<int64_t>(q_out, 0, 255));
+}
+
+// Concatenate for uint8 with one ConcatRescale per input.
+inline void ConcatenateUint8WithScaling(int64_t outer, int64_t inner, const std::vector<int32_t>& axis_sizes,
+                                        const std::vector<ConcatRescale>& rescale,
+                                        const std::vector<const uint8_t*>& inputs, uint8_t* out) {
+  for (int64_t o = 0; o < outer; ++o) {
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const int64_t n = axis_sizes[k] * inner;
+      const uint8_t* in = inputs[k] + o * n;
+      if (rescale[k].copy) {
+        std::memcpy(out, in, n);
+      } else {
+        for (int64_t i = 0; i < n; ++i) out[i] = RescaleUint8(in[i], rescale[k]);
+      }
       out += n;
     }
   }

@@ -1,4 +1,5 @@
 // ADD and SUB.
+#include <algorithm>
 #include <string>
 
 #include "kernels/add.h"
@@ -8,6 +9,55 @@
 
 namespace qaudit::runtime {
 namespace {
+
+// Shapes equal once the shorter is padded with leading 1s: TFLite's "no broadcast" test.
+bool SameExtendedShape(const Shape& a, const Shape& b) {
+  const size_t rank = std::max(a.size(), b.size());
+  Shape ea(rank - a.size(), 1), eb(rank - b.size(), 1);
+  ea.insert(ea.end(), a.begin(), a.end());
+  eb.insert(eb.end(), b.begin(), b.end());
+  return ea == eb;
+}
+
+// int16 ADD/SUB with pot_scale_int16 and power-of-two scales; a_exp and b_exp are
+// log2(input scale / output scale). TFLite's Prepare refuses unless one input has the
+// output's scale and the other at most that.
+Result<EvalFn> PreparePot16(const PrepareContext& ctx, bool subtract, int a_exp, int b_exp,
+                            const kernels::BroadcastPlan& plan) {
+  const auto& o = ctx.op.opts<ElementwiseOptions>();
+  const std::string scales = "input scales are 2^" + std::to_string(a_exp) + " and 2^" + std::to_string(b_exp) +
+                             " times the output's";
+  if (a_exp != 0 && b_exp != 0) {
+    return ctx.Error("int16 with pot_scale_int16 needs one input at the output's scale; " + scales);
+  }
+  if (a_exp > 0 || b_exp > 0) {
+    return ctx.Error("int16 with pot_scale_int16 needs input scales at most the output's; " + scales);
+  }
+  const int shift = -(a_exp + b_exp);
+  if (shift > 31) {
+    return ctx.Unsupported("int16 with pot_scale_int16 and a scale ratio of 2^-" + std::to_string(shift) +
+                           ": TFLite's rescaling is undefined beyond 2^-31");
+  }
+  // TFLite's ADD runs its element-wise kernel whatever the shapes and aborts (a failed
+  // size check) when they differ; SUB has a broadcasting kernel.
+  const bool elementwise = SameExtendedShape(ctx.input(0).shape, ctx.input(1).shape);
+  if (!subtract && !elementwise) {
+    return ctx.Error("int16 with pot_scale_int16 does not broadcast (TFLite aborts); shapes " +
+                     ShapeToString(ctx.input(0).shape) + " and " + ShapeToString(ctx.input(1).shape));
+  }
+  QAUDIT_ASSIGN_OR_RETURN(auto range, QuantizedActivationRange(ctx, o.activation, ctx.output(0)));
+  kernels::Pot16AddParams p;
+  p.subtract = subtract;
+  p.a_shift = -a_exp;
+  p.b_shift = -b_exp;
+  p.int16_rounding = elementwise;
+  p.act_min = range.first;
+  p.act_max = range.second;
+  const int a_t = ctx.input_index(0), b_t = ctx.input_index(1), out_t = ctx.output_index(0);
+  return EvalFn([=](const Workspace& ws) {
+    kernels::AddPot16(plan, ws.Get<int16_t>(a_t), ws.Get<int16_t>(b_t), p, ws.Mutable<int16_t>(out_t));
+  });
+}
 
 Result<EvalFn> PrepareAddSub(const PrepareContext& ctx, bool subtract) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectArity(2, 2, 1));
@@ -37,11 +87,16 @@ Result<EvalFn> PrepareAddSub(const PrepareContext& ctx, bool subtract) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectPerTensorQuant(b, "input 1"));
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectPerTensorQuant(out, "output"));
   if (a.dtype == DType::kInt16) {
-    if (o.pot_scale_int16) {
-      return ctx.Unsupported("int16 with pot_scale_int16 (power-of-two scales) is not supported yet");
-    }
     if (ZeroPoint(a) != 0 || ZeroPoint(b) != 0 || ZeroPoint(out) != 0) {
-      return ctx.Error("int16 tensors must have zero point 0");
+      return ctx.Error("int16 tensors must have zero point 0; got " + std::to_string(ZeroPoint(a)) + ", " +
+                       std::to_string(ZeroPoint(b)) + " -> " + std::to_string(ZeroPoint(out)));
+    }
+    // TFLite takes the power-of-two path only when all three scales are powers of two;
+    // otherwise pot_scale_int16 is ignored and the general path below runs.
+    int a_log2 = 0, b_log2 = 0, out_log2 = 0;
+    if (o.pot_scale_int16 && kernels::CheckedLog2(a.quant.scale[0], &a_log2) &&
+        kernels::CheckedLog2(b.quant.scale[0], &b_log2) && kernels::CheckedLog2(out.quant.scale[0], &out_log2)) {
+      return PreparePot16(ctx, subtract, a_log2 - out_log2, b_log2 - out_log2, plan);
     }
   }
   if (ctx.numerics == Numerics::kXnnpack && XnnpackClaims(ctx.graph, ctx.op)) {

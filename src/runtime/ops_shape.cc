@@ -1,4 +1,6 @@
-// PAD, TRANSPOSE, CONCATENATION and RESHAPE: element moves without arithmetic.
+// PAD, TRANSPOSE, CONCATENATION and RESHAPE: element moves without arithmetic, except uint8
+// CONCATENATION of inputs quantized unlike the output, which TFLite requantizes.
+#include <cmath>
 #include <cstring>
 #include <string>
 
@@ -42,6 +44,63 @@ Status ExpectSameDType(const PrepareContext& ctx, const Tensor& in, const Tensor
   if (in.dtype != out.dtype) {
     return ctx.Error(std::string("input is ") + DTypeName(in.dtype) + " but output is " + DTypeName(out.dtype));
   }
+  return Status::Ok();
+}
+
+// TFLite's XNNPACK delegate takes CONCATENATION nodes of 2 to 4 float32, int8 or uint8
+// inputs of rank at most 6. It copies quantized inputs byte for byte: XNNPACK's check that
+// their scale and zero point match the output's has its result ignored, so nothing is
+// requantized (measured: a uint8 input at scale 0.5 into an output at scale 1 comes out
+// unchanged with 2 to 4 inputs of rank <= 6; requantized with 1 or 5 inputs, or rank 7).
+bool XnnpackTakesConcatenation(const PrepareContext& ctx) {
+  const DType d = ctx.output(0).dtype;
+  return ctx.numerics == Numerics::kXnnpack && ctx.num_inputs() >= 2 && ctx.num_inputs() <= 4 &&
+         ctx.output(0).shape.size() <= 6 && (d == DType::kFloat32 || d == DType::kInt8 || d == DType::kUInt8);
+}
+
+std::string QuantString(const Tensor& t) {
+  return "scale " + std::to_string(t.quant.scale.empty() ? 0.0f : t.quant.scale[0]) + " zero point " +
+         std::to_string(ZeroPoint(t));
+}
+
+// TFLite's quantization rules for CONCATENATION: int8 inputs must share the output's scale
+// and zero point; int16 tensors need zero point 0 (their scales are not compared: values
+// are copied as they are); uint8 inputs may differ (they are requantized, or copied under
+// XNNPACK). Sets *rescale when some uint8 input must be requantized.
+Status CheckConcatenationQuant(const PrepareContext& ctx, std::vector<kernels::ConcatRescale>* rescale) {
+  const Tensor& out = ctx.output(0);
+  bool any_rescale = false;
+  for (size_t k = 0; k < ctx.num_inputs(); ++k) {
+    const Tensor& in = ctx.input(k);
+    const std::string which = "input " + std::to_string(k) + " '" + in.name + "'";
+    const bool same = in.quant.scale == out.quant.scale && ZeroPoint(in) == ZeroPoint(out);
+    if (in.dtype == DType::kInt8 && !same) {
+      return ctx.Error("int8 inputs must have the output's quantization; " + which + " has " + QuantString(in) +
+                       ", the output " + QuantString(out));
+    }
+    if (in.dtype == DType::kInt16 && ZeroPoint(in) != 0) {
+      return ctx.Error("int16 tensors must have zero point 0; " + which + " has " + std::to_string(ZeroPoint(in)));
+    }
+    if (in.dtype == DType::kUInt8) {
+      if (!same) {
+        QAUDIT_RETURN_IF_ERROR(ctx.ExpectPerTensorQuant(in, which.c_str()));
+        QAUDIT_RETURN_IF_ERROR(ctx.ExpectPerTensorQuant(out, "output"));
+      }
+      const float in_scale = in.quant.scale.empty() ? 0.0f : in.quant.scale[0];
+      const float out_scale = out.quant.scale.empty() ? 0.0f : out.quant.scale[0];
+      rescale->push_back(kernels::MakeConcatRescale(in_scale, ZeroPoint(in), out_scale, ZeroPoint(out)));
+      if (!rescale->back().copy) {
+        if (!std::isfinite(rescale->back().scale)) {
+          return ctx.Unsupported(which + " to output scale ratio overflows float");
+        }
+        any_rescale = true;
+      }
+    }
+  }
+  if (out.dtype == DType::kInt16 && ZeroPoint(out) != 0) {
+    return ctx.Error("int16 tensors must have zero point 0; the output has " + std::to_string(ZeroPoint(out)));
+  }
+  if (!any_rescale) rescale->clear();
   return Status::Ok();
 }
 
@@ -112,7 +171,10 @@ Result<EvalFn> PrepareConcatenation(const PrepareContext& ctx) {
   if (ctx.num_inputs() < 1) return ctx.Error("has no inputs");
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectArity(ctx.num_inputs(), ctx.num_inputs(), 1));
   const auto& o = ctx.op.opts<ConcatenationOptions>();
-  if (o.activation != Activation::kNone) return ctx.Unsupported("a fused activation on CONCATENATION is not supported");
+  if (o.activation != Activation::kNone) {
+    return ctx.Error(std::string("TFLite allows no fused activation on CONCATENATION; got ") +
+                     ActivationName(o.activation));
+  }
   const Tensor& out = ctx.output(0);
   const int rank = static_cast<int>(out.shape.size());
   const int axis = o.axis < 0 ? o.axis + rank : o.axis;
@@ -123,7 +185,6 @@ Result<EvalFn> PrepareConcatenation(const PrepareContext& ctx) {
   for (size_t k = 0; k < ctx.num_inputs(); ++k) {
     const Tensor& in = ctx.input(k);
     QAUDIT_RETURN_IF_ERROR(ExpectSameDType(ctx, in, out));
-    QAUDIT_RETURN_IF_ERROR(ExpectSameQuantization(ctx, in, out));
     if (static_cast<int>(in.shape.size()) != rank) return ctx.Error("input " + std::to_string(k) + " has rank " + std::to_string(in.shape.size()) + ", output " + std::to_string(rank));
     for (int d = 0; d < rank; ++d) {
       if (d != axis && in.shape[d] != out.shape[d]) {
@@ -135,11 +196,21 @@ Result<EvalFn> PrepareConcatenation(const PrepareContext& ctx) {
     ins.push_back(ctx.input_index(k));
   }
   if (total != out.shape[axis]) return ctx.Error("inputs add up to " + std::to_string(total) + " along axis " + std::to_string(axis) + " but the output has " + std::to_string(out.shape[axis]));
+  std::vector<kernels::ConcatRescale> rescale;
+  QAUDIT_RETURN_IF_ERROR(CheckConcatenationQuant(ctx, &rescale));
+  if (XnnpackTakesConcatenation(ctx)) rescale.clear();  // XNNPACK copies the bytes
   int64_t outer = 1, inner = 1;
   for (int d = 0; d < axis; ++d) outer *= out.shape[d];
   for (int d = axis + 1; d < rank; ++d) inner *= out.shape[d];
   const size_t elem = DTypeSize(out.dtype);
   const int out_t = ctx.output_index(0);
+  if (!rescale.empty()) {
+    return EvalFn([=](const Workspace& ws) {
+      std::vector<const uint8_t*> data;
+      for (int t : ins) data.push_back(ws.Get<uint8_t>(t));
+      kernels::ConcatenateUint8WithScaling(outer, inner, axis_sizes, rescale, data, ws.Mutable<uint8_t>(out_t));
+    });
+  }
   return EvalFn([=](const Workspace& ws) {
     std::vector<const uint8_t*> data;
     for (int t : ins) data.push_back(ws.Get<uint8_t>(t));

@@ -3,7 +3,7 @@
 // DEPTHWISE_CONV_2D and FULLY_CONNECTED nodes and all 828 ADD/SUB nodes of its seeds).
 // Nodes it does not take run on TFLite's built-in kernels, so Numerics::kXnnpack computes
 // those with the kTflite rules. Ops not listed here keep their own rule next to their
-// kernel (ops_activation.cc, ops_mean.cc, ops_mul.cc, ops_quantize.cc).
+// kernel (ops_activation.cc, ops_mean.cc, ops_mul.cc, ops_quantize.cc, ops_shape.cc).
 #ifndef QAUDIT_SRC_RUNTIME_XNNPACK_RULES_H_
 #define QAUDIT_SRC_RUNTIME_XNNPACK_RULES_H_
 
