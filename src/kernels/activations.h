@@ -242,7 +242,7 @@ Lut8 MakeTfliteLut(float in_scale, int32_t in_zp, float out_scale, int32_t out_z
   for (int32_t v = kQMin<T>; v <= kQMax<T>; ++v) {
     const float dequantized = in_scale * static_cast<float>(v - in_zp);
     const float rescaled = std::round(f(dequantized) * inverse_scale);
-    const int32_t q = static_cast<int32_t>(rescaled + static_cast<float>(out_zp));
+    const int32_t q = CastToInt32LikeTflite(rescaled + static_cast<float>(out_zp));  // may be inf
     lut[static_cast<uint8_t>(static_cast<T>(v))] = static_cast<uint8_t>(ClampTo<T>(q));
   }
   return lut;

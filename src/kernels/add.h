@@ -55,7 +55,7 @@ void AddQuantized(const BroadcastPlan& plan, const T* a, const T* b, const Quant
     const int32_t b_scaled =
         MultiplyByQuantizedMultiplierDoubleRounding((b[j] - p.b_zero_point) * (1 << p.left_shift), p.b_multiplier);
     const int32_t sum = p.subtract ? a_scaled - b_scaled : a_scaled + b_scaled;
-    const int32_t v = MultiplyByQuantizedMultiplierDoubleRounding(sum, p.out_multiplier) + p.out_zero_point;
+    const int32_t v = WrapAdd(MultiplyByQuantizedMultiplierDoubleRounding(sum, p.out_multiplier), p.out_zero_point);
     out[o] = static_cast<T>(std::min(std::max(v, p.act_min), p.act_max));
   });
 }

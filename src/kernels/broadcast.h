@@ -2,6 +2,7 @@
 #ifndef QAUDIT_SRC_KERNELS_BROADCAST_H_
 #define QAUDIT_SRC_KERNELS_BROADCAST_H_
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <vector>
@@ -24,15 +25,27 @@ inline bool MakeBroadcastPlan(const std::vector<int32_t>& a, const std::vector<i
   if (rank > kMaxBroadcastRank || a.size() > out.size() || b.size() > out.size()) return false;
   BroadcastPlan p;
   p.rank = rank;
+  p.same_shape = a == out && b == out;
+  for (int i = 0; i < rank; ++i) {
+    const int ai = i - (rank - static_cast<int>(a.size()));
+    const int bi = i - (rank - static_cast<int>(b.size()));
+    const int64_t ad = ai >= 0 ? a[ai] : 1, bd = bi >= 0 ? b[bi] : 1;
+    if ((ad != out[i] && ad != 1) || (bd != out[i] && bd != 1)) return false;
+  }
+  // An empty output ([0, 2^31-1, ...]) has nothing to visit; its other dimensions would
+  // overflow the products below. Otherwise every product is at most the element count.
+  if (std::find(out.begin(), out.end(), 0) != out.end()) {
+    p.size = 0;
+    *plan = p;
+    return true;
+  }
   p.size = 1;
   for (int32_t d : out) p.size *= d;
-  p.same_shape = a == out && b == out;
   int64_t a_stride = 1, b_stride = 1;
   for (int i = rank - 1; i >= 0; --i) {
     const int ai = i - (rank - static_cast<int>(a.size()));
     const int bi = i - (rank - static_cast<int>(b.size()));
     const int64_t ad = ai >= 0 ? a[ai] : 1, bd = bi >= 0 ? b[bi] : 1;
-    if ((ad != out[i] && ad != 1) || (bd != out[i] && bd != 1)) return false;
     p.dims[i] = out[i];
     p.a_strides[i] = ad == 1 ? 0 : a_stride;
     p.b_strides[i] = bd == 1 ? 0 : b_stride;

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <vector>
 
 #include "kernels/dot.h"
@@ -30,13 +31,36 @@ struct ConvGeometry {
 
 // TFLite's rule: SAME pads so that out = ceil(in / stride) and puts the odd pixel at the
 // end; VALID does not pad.
-inline int ConvOutputSize(bool same, int in, int filter, int stride, int dilation) {
-  const int effective = (filter - 1) * dilation + 1;
+// Computed in 64 bits: strides, dilations and filter sizes come from the file and their
+// products overflow int. Callers narrow the result only after ComputeWindowAxis approved it.
+inline int64_t ConvOutputSize(bool same, int64_t in, int64_t filter, int64_t stride, int64_t dilation) {
+  const int64_t effective = (filter - 1) * dilation + 1;
   return same ? (in + stride - 1) / stride : (in - effective + stride) / stride;
 }
-inline int ConvPadding(int in, int filter, int stride, int dilation, int out) {
-  const int effective = (filter - 1) * dilation + 1;
-  return std::max(((out - 1) * stride + effective - in) / 2, 0);
+inline int64_t ConvPadding(int64_t in, int64_t filter, int64_t stride, int64_t dilation, int64_t out) {
+  const int64_t effective = (filter - 1) * dilation + 1;
+  return std::max<int64_t>(((out - 1) * stride + effective - in) / 2, 0);
+}
+
+// One spatial axis of a windowed op: its output size and the padding before it.
+struct WindowAxis {
+  int out = 0;
+  int pad = 0;
+};
+// Returns false when the filter is empty, the output size would be negative, or the window
+// positions the kernels index in int, (out - 1) * stride - pad + (filter - 1) * dilation,
+// do not fit in int.
+inline bool ComputeWindowAxis(bool same, int in, int filter, int stride, int dilation, WindowAxis* axis) {
+  if (in < 0 || filter < 1 || stride < 1 || dilation < 1) return false;
+  const int64_t effective = (int64_t{filter} - 1) * dilation + 1;
+  const int64_t out = ConvOutputSize(same, in, filter, stride, dilation);
+  if (out < 0) return false;
+  const int64_t pad = same ? ConvPadding(in, filter, stride, dilation, out) : 0;
+  const int64_t last = (out > 0 ? (out - 1) * stride : 0) + effective;
+  if (last > std::numeric_limits<int>::max() || pad > std::numeric_limits<int>::max()) return false;
+  axis->out = static_cast<int>(out);
+  axis->pad = static_cast<int>(pad);
+  return true;
 }
 
 // Copies the window of output pixel (b, oy, ox) into `patch` ([fh][fw][in_c]) through
@@ -120,7 +144,7 @@ void ConvQuantized(const ConvGeometry& g, const In* in, int32_t in_zp, const int
             for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = 0;
             for (int i = 0; i < k; ++i) {
               const int16_t* wi = wt.data() + static_cast<int64_t>(i) * g.out_c;
-              for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += static_cast<Acc>(static_cast<int32_t>(patch[i]) * wi[oc]);
+              for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = WrapAdd(acc[oc], static_cast<Acc>(static_cast<int32_t>(patch[i]) * wi[oc]));
             }
           } else {
             for (int oc = 0; oc < g.out_c; ++oc) {
@@ -129,7 +153,7 @@ void ConvQuantized(const ConvGeometry& g, const In* in, int32_t in_zp, const int
             }
           }
           if (bias) {
-            for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += static_cast<Acc>(bias[oc]);
+            for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = WrapAdd(acc[oc], static_cast<Acc>(bias[oc]));
           }
           Out* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * g.out_c;
           stage.ApplyRow<decltype(rounding)::value>(acc.data(), g.out_c, o);
@@ -184,7 +208,7 @@ void DepthwiseConvQuantized(const ConvGeometry& g, const In* in, int32_t in_zp, 
               const In* x = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c;
               const int16_t* wk = w16 + (static_cast<int64_t>(ky) * g.filter_w + kx) * g.out_c;
               for (int oc = 0; oc < g.out_c; ++oc) x16[oc] = static_cast<int16_t>(x[oc / g.depth_multiplier] - in_zp);
-              for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += static_cast<Acc>(static_cast<int32_t>(x16[oc]) * wk[oc]);
+              for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = WrapAdd(acc[oc], static_cast<Acc>(static_cast<int32_t>(x16[oc]) * wk[oc]));
             }
           }
           Out* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * g.out_c;

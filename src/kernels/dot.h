@@ -10,10 +10,12 @@ namespace qaudit::kernels {
 
 // Exact while n * max|a * b| < 2^31: for 8-bit kernels (|a| <= 255, |b| <= 255) that is
 // n < 33,000; callers with longer or wider operands use DotInt16Wide.
+// Past that the sum wraps around as TFLite's int32 accumulator does (summed as uint32,
+// so the wrap is defined; it vectorizes the same).
 inline int32_t DotInt16(const int16_t* a, const int16_t* b, int n) {
-  int32_t sum = 0;
-  for (int i = 0; i < n; ++i) sum += static_cast<int32_t>(a[i]) * b[i];
-  return sum;
+  uint32_t sum = 0;
+  for (int i = 0; i < n; ++i) sum += static_cast<uint32_t>(static_cast<int32_t>(a[i]) * b[i]);
+  return static_cast<int32_t>(sum);
 }
 
 // Exact for any n when |b| <= 128 (int8 weights against int16 activations): each block

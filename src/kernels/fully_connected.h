@@ -39,7 +39,7 @@ void FullyConnectedQuantized(const FullyConnectedShape& s, const In* x, int32_t 
       for (int o = 0; o < s.out; ++o) {
         const int16_t* wo = w16 + static_cast<int64_t>(o) * s.in;
         Acc acc = sizeof(Acc) == 8 ? DotInt16Wide(centered.data(), wo, s.in) : DotInt16(centered.data(), wo, s.in);
-        if (bias) acc += static_cast<Acc>(bias[o]);
+        if (bias) acc = WrapAdd(acc, static_cast<Acc>(bias[o]));
         y[static_cast<int64_t>(b) * s.out + o] = static_cast<Out>(stage.Apply<decltype(rounding)::value>(acc, o));
       }
     }

@@ -51,7 +51,7 @@ struct OutputStage {
       } else {
         v = MultiplyByQuantizedMultiplier64(acc[c], m[c]);
       }
-      v += zp;
+      v = WrapAdd(v, zp);  // a saturated INT32_MIN plus a negative zero point wraps, as in TFLite
       out[c] = static_cast<Out>(v < lo ? lo : (v > hi ? hi : v));
     }
   }
@@ -61,15 +61,17 @@ struct OutputStage {
     const int c = multipliers.size() == 1 ? 0 : channel;
     int32_t v;
     if constexpr (R == Rounding::kDouble) {
-      v = MultiplyByQuantizedMultiplierDoubleRounding(static_cast<int32_t>(acc), multipliers[c]) + zero_point;
+      // The zero point is added with wrap-around, as TFLite's int32 addition behaves when the
+      // product saturated at INT32_MIN or INT32_MAX.
+      v = WrapAdd(MultiplyByQuantizedMultiplierDoubleRounding(static_cast<int32_t>(acc), multipliers[c]), zero_point);
     } else if constexpr (R == Rounding::kSingle) {
-      v = MultiplyByQuantizedMultiplierSingleRounding(static_cast<int32_t>(acc), multipliers[c]) + zero_point;
+      v = WrapAdd(MultiplyByQuantizedMultiplierSingleRounding(static_cast<int32_t>(acc), multipliers[c]), zero_point);
     } else if constexpr (R == Rounding::kFp32) {
       v = RequantizeFp32(static_cast<int32_t>(acc), scales[c], static_cast<float>(act_min - zero_point),
                          static_cast<float>(act_max - zero_point)) +
           zero_point;
     } else {
-      v = MultiplyByQuantizedMultiplier64(acc, multipliers[c]) + zero_point;
+      v = WrapAdd(MultiplyByQuantizedMultiplier64(acc, multipliers[c]), zero_point);
     }
     return v < act_min ? act_min : (v > act_max ? act_max : v);
   }

@@ -7,11 +7,21 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <type_traits>
 
 #include "fixedpoint/fixedpoint.h"
 
 
 namespace qaudit::kernels {
+
+// a + b with two's-complement wrap-around. TFLite's integer kernels accumulate in plain
+// int32/int64 and a bias from the file can push the sum past the type's range; the C++
+// overflow is undefined, the machine add wraps, and TFLite's results are the wrapped ones.
+template <typename Acc>
+inline Acc WrapAdd(Acc a, Acc b) {
+  using U = std::make_unsigned_t<Acc>;
+  return static_cast<Acc>(static_cast<U>(a) + static_cast<U>(b));
+}
 
 // real_multiplier ~= multiplier * 2^(shift - 31), multiplier in [2^30, 2^31) or 0.
 struct QuantizedMultiplier {
@@ -22,7 +32,11 @@ struct QuantizedMultiplier {
 // TFLite's QuantizeMultiplier: frexp, round the mantissa half away from zero into Q31,
 // renormalise a mantissa that rounded up to 2^31, flush multipliers below 2^-31 to zero.
 inline QuantizedMultiplier QuantizeMultiplier(double real_multiplier) {
-  if (real_multiplier == 0.0) return {};
+  // NaN and infinities (a ratio of file scales formed in float) would make the int64 cast
+  // below undefined: NaN means no multiplier, an infinity the largest one (shift 1024, as
+  // for DBL_MAX), which every Prepare range check refuses.
+  if (real_multiplier == 0.0 || std::isnan(real_multiplier)) return {};
+  if (std::isinf(real_multiplier)) return {real_multiplier > 0 ? INT32_MAX : -INT32_MAX, 1024};
   int shift = 0;
   const double q = std::frexp(real_multiplier, &shift);
   auto q_fixed = static_cast<int64_t>(std::round(q * (int64_t{1} << 31)));
@@ -52,6 +66,13 @@ inline int32_t RoundingDivideByPOT(int32_t x, int exponent) {
   return (x >> exponent) + (remainder > threshold ? 1 : 0);
 }
 
+// The real multipliers every rounding rule below applies without an out-of-range shift or
+// an overflowing product: QuantizeMultiplier gives them shift <= 14, and the int64 rule
+// shifts right by 15 - shift >= 1. A larger multiplier saturates every non-zero input
+// anyway; Prepare refuses it instead of handing it to a kernel.
+inline constexpr double kMaxRealMultiplier = 8192.0;  // 2^13
+inline bool RealMultiplierInRange(double m) { return m >= 0.0 && m < kMaxRealMultiplier; }
+
 // Double rounding (reference kernels): SaturatingRoundingDoublingHighMul, then
 // RoundingDivideByPOT.
 inline int32_t MultiplyByQuantizedMultiplierDoubleRounding(int32_t x, QuantizedMultiplier m) {
@@ -78,6 +99,9 @@ inline int32_t MultiplyByQuantizedMultiplierSingleRounding(int32_t x, QuantizedM
 // The int64-accumulator variant used by the 16x8 kernels: the multiplier is first reduced
 // to 16 bits (rounded, capped at 0x7FFF), then one rounding, half toward +infinity.
 inline int32_t MultiplyByQuantizedMultiplier64(int64_t x, QuantizedMultiplier m) {
+  // TFLite assumes -2^47 <= x < 2^47 (its DCHECK); an int64 bias from the file breaks that
+  // and x * reduced would overflow int64. Saturating keeps the product in range.
+  x = std::clamp<int64_t>(x, -(int64_t{1} << 47), (int64_t{1} << 47) - 1);
   const int32_t reduced = m.multiplier < 0x7FFF0000 ? (m.multiplier + (1 << 15)) >> 16 : 0x7FFF;
   const int total_shift = 15 - m.shift;
   const int64_t result = (x * reduced + (int64_t{1} << (total_shift - 1))) >> total_shift;

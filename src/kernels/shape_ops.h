@@ -78,7 +78,7 @@ inline void Concatenate(int64_t outer, int64_t inner, const std::vector<int32_t>
   for (int64_t o = 0; o < outer; ++o) {
     for (size_t k = 0; k < inputs.size(); ++k) {
       const int64_t n = axis_sizes[k] * inner * static_cast<int64_t>(elem_size);
-      std::memcpy(out, inputs[k] + o * n, n);
+      if (n > 0) std::memcpy(out, inputs[k] + o * n, n);  // an empty input may have no data
       out += n;
     }
   }

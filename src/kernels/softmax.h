@@ -145,9 +145,9 @@ void SoftmaxTableLookup(const SoftmaxShape& s, const SoftmaxTable& table, float 
       const float prob = table[offset + xr[c]] * inv_sum;
       int32_t q;
       if constexpr (std::is_same_v<Out, uint8_t>) {
-        q = static_cast<int32_t>(prob + 0.5f);
+        q = CastToInt32LikeTflite(prob + 0.5f);  // inf when out_scale underflows the sum
       } else {
-        q = static_cast<int32_t>(std::round(prob)) + out_zp;
+        q = WrapAdd(CastToInt32LikeTflite(std::round(prob)), out_zp);
       }
       yr[c] = ClampTo<Out>(q);
     }

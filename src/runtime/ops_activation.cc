@@ -2,6 +2,7 @@
 //
 // Which algorithm runs for each numerics mode, and why, is documented at each Prepare;
 // the checks are those of TFLite's Prepare (tensorflow/lite/kernels/activations.cc).
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <memory>
@@ -86,10 +87,17 @@ Result<EvalFn> PrepareReluX(const PrepareContext& ctx, float lo, float hi) {
   p.input_zero_point = ZeroPoint(in);
   p.output_zero_point = ZeroPoint(ctx.output(0));
   // TFLite divides the scales in float, then widens.
+  if (!kernels::RealMultiplierInRange(InputScale(ctx) / out_scale)) {
+    return ctx.Error("input scale / output scale = " + std::to_string(InputScale(ctx) / out_scale) + " is out of range");
+  }
   p.multiplier = kernels::QuantizeMultiplier(InputScale(ctx) / out_scale);
-  p.act_min = std::max(qmin, p.output_zero_point + static_cast<int32_t>(std::round(lo / out_scale)));
-  p.act_max =
-      std::isinf(hi) ? qmax : std::min(qmax, p.output_zero_point + static_cast<int32_t>(std::round(hi / out_scale)));
+  // zero_point + round(bound / scale), saturated: a tiny output scale overflows the cast.
+  auto quantize = [&](float bound) {
+    const double q = p.output_zero_point + static_cast<double>(std::round(bound / out_scale));
+    return static_cast<int32_t>(std::clamp(q, -2147483648.0, 2147483647.0));
+  };
+  p.act_min = std::max(qmin, quantize(lo));
+  p.act_max = std::isinf(hi) ? qmax : std::min(qmax, quantize(hi));
   const Rounding r = kMultiplyRounding;
   return ForQuantizedType(in.dtype, [&](auto tag) {
     using T = decltype(tag);
@@ -138,6 +146,11 @@ Result<EvalFn> PrepareLeakyRelu(const PrepareContext& ctx) {
   p.input_zero_point = ZeroPoint(in);
   p.output_zero_point = ZeroPoint(ctx.output(0));
   // Both ratios are formed in float, as TFLite does, then widened.
+  if (!kernels::RealMultiplierInRange(in_scale / out_scale) ||
+      !kernels::RealMultiplierInRange(std::abs(in_scale * alpha / out_scale))) {
+    return ctx.Error("input scale / output scale = " + std::to_string(in_scale / out_scale) + " with alpha " +
+                     std::to_string(alpha) + " is out of range");
+  }
   p.identity = kernels::QuantizeMultiplier(in_scale / out_scale);
   p.alpha = kernels::QuantizeMultiplier(in_scale * alpha / out_scale);
   const Rounding r = kMultiplyRounding;
@@ -170,7 +183,8 @@ Result<EvalFn> PrepareHardSwish(const PrepareContext& ctx) {
   QAUDIT_RETURN_IF_ERROR(ExpectQuantizedUnary(ctx));
   const kernels::HardSwishParams p =
       kernels::MakeHardSwishParams(InputScale(ctx), ZeroPoint(in), OutputScale(ctx), ZeroPoint(ctx.output(0)));
-  if (p.output_exponent > 0) {
+  // SaturatingLeftShiftInt16 shifts by reluish_exponent - 1 in 64 bits.
+  if (p.output_exponent > 0 || p.reluish_exponent > 31) {
     return ctx.Error("output scale " + std::to_string(OutputScale(ctx)) + " is too small for input scale " +
                      std::to_string(InputScale(ctx)) + " (TFLite needs in_scale / 128 / out_scale < 1)");
   }
@@ -237,6 +251,12 @@ Result<EvalFn> PrepareInt8Activation(const PrepareContext& ctx) {
       return ctx.Unsupported("the reference kernel needs output scale " + std::to_string(want_scale) +
                              " and zero point " + std::to_string(want_zp) + "; got " + std::to_string(out_scale) +
                              " and " + std::to_string(out_zp));
+    }
+    // TFLite's reference Prepare (QuantizeMultiplierGreaterThanOne) needs in_scale * 2^27 > 1,
+    // and CalculateInputRadius shifts by that multiplier's exponent, which must be in [1, 62].
+    const double input_real = static_cast<double>(in_scale) * (1 << 27);
+    if (!(input_real > 1.0 && input_real < 0x1.0p61)) {
+      return ctx.Error("input scale " + std::to_string(in_scale) + " is out of range for the reference kernel");
     }
     const kernels::FixedPointActivationParams p = kernels::MakeFixedPointActivationParams(in_scale, in_zp);
     return ForQuantizedType(in.dtype, [&](auto tag) {
@@ -328,6 +348,7 @@ Result<EvalFn> PrepareSoftmax(const PrepareContext& ctx) {
   const float in_scale = InputScale(ctx), out_scale = OutputScale(ctx);
   const int32_t out_zp = ZeroPoint(out);
   const Rounding r = kMultiplyRounding;
+  if (!std::isfinite(beta)) return ctx.Error("beta " + std::to_string(beta) + " is not finite");
   if (in.dtype == DType::kInt16) {
     if (ZeroPoint(in) != 0 || out_zp != 0) return ExpectZeroPointsZero(ctx);
     if (std::abs(out_scale - 1.0f / 32768) > 0.001f * (1.0f / 32768)) {
@@ -349,6 +370,13 @@ Result<EvalFn> PrepareSoftmax(const PrepareContext& ctx) {
     using In = decltype(in_tag);
     using Out = decltype(out_tag);
     if (ctx.numerics == Numerics::kReference) {
+      // TFLite's reference kernel (PreprocessSoftmaxScaling) needs beta * input_scale * 2^26
+      // > 1: QuantizeMultiplierGreaterThanOne CHECK-fails otherwise, and the radius below
+      // shifts by the multiplier's exponent, which must then be positive.
+      if (!(static_cast<double>(beta) * in_scale * (1 << 26) > 1.0)) {
+        return ctx.Error("beta " + std::to_string(beta) + " x input scale " + std::to_string(in_scale) +
+                         " is too small for TFLite's reference quantized SOFTMAX");
+      }
       const kernels::SoftmaxReferenceParams p = kernels::MakeSoftmaxReferenceParams(beta, in_scale, r);
       return EvalFn([=](const Workspace& ws) {
         kernels::SoftmaxReference<In, Out>(s, p, r, ws.Get<In>(in_t), ws.Mutable<Out>(out_t));

@@ -114,6 +114,13 @@ Result<EvalFn> PrepareAddSub(const PrepareContext& ctx, bool subtract) {
   }
   QAUDIT_ASSIGN_OR_RETURN(auto range, QuantizedActivationRange(ctx, o.activation, out));
   const int left_shift = a.dtype == DType::kInt16 ? 15 : 20;
+  const double out_multiplier = 2 * std::max<double>(a.quant.scale[0], b.quant.scale[0]) /
+                                ((1 << left_shift) * static_cast<double>(out.quant.scale[0]));
+  if (!kernels::RealMultiplierInRange(out_multiplier)) {
+    return ctx.Error("the output scale " + std::to_string(out.quant.scale[0]) +
+                     " is too small for the input scales (requantization multiplier " +
+                     std::to_string(out_multiplier) + ")");
+  }
   const kernels::QuantizedAddParams p = kernels::MakeQuantizedAddParams(
       subtract, left_shift, a.quant.scale[0], ZeroPoint(a), b.quant.scale[0], ZeroPoint(b), out.quant.scale[0],
       ZeroPoint(out), range.first, range.second);

@@ -90,6 +90,13 @@ Result<OutputStage> MakeAccumulatorStage(const PrepareContext& ctx, Activation a
         in.dtype == DType::kUInt8 || (ctx.op.kind == OpKind::kFullyConnected && num_scales == 1);
     real[c] = float_product ? static_cast<double>(s_in * s_w) / s_out : static_cast<double>(s_in) * s_w / s_out;
     as_float[c] = s_in * s_w / s_out;
+    // XNNPACK mode applies as_float, formed in float: s_in * s_w can overflow to inf there
+    // while the double ratio is in range, and inf * 0 is NaN.
+    if (!kernels::RealMultiplierInRange(real[c]) || !std::isfinite(as_float[c])) {
+      return ctx.Error("input scale x weight scale / output scale = " + std::to_string(real[c]) +
+                       (num_scales > 1 ? " (channel " + std::to_string(c) + ")" : std::string()) +
+                       " is out of range (must be below " + std::to_string(kernels::kMaxRealMultiplier) + ")");
+    }
   }
   QAUDIT_ASSIGN_OR_RETURN(auto range, QuantizedActivationRange(ctx, activation, out));
   const bool xnnpack = XnnpackTakes(ctx);
@@ -117,6 +124,11 @@ Status ExpectQuantizedTypes(const PrepareContext& ctx) {
     const DType b = ctx.input(2).dtype;
     const bool ok = in == DType::kInt16 ? (b == DType::kInt64 || b == DType::kInt32) : b == DType::kInt32;
     if (!ok) return ctx.Unsupported("bias is " + std::string(DTypeName(b)) + " for " + DTypeName(in) + " input");
+  }
+  // The 16x8 kernels centre int16 activations in int16 (x - zero_point must fit), and
+  // TFLite's 16x8 kernels take symmetric activations only, as int16 ADD here does.
+  if (in == DType::kInt16 && (ZeroPoint(ctx.input(0)) != 0 || ZeroPoint(ctx.output(0)) != 0)) {
+    return ctx.Error("int16 input and output must have zero point 0");
   }
   return Status::Ok();
 }
@@ -155,6 +167,9 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
                      std::to_string(o.stride_w) + ", dilation " + std::to_string(o.dilation_h) + "x" +
                      std::to_string(o.dilation_w));
   }
+  // Empty weights compute nothing, and their other dimensions would be unbounded (the
+  // patch size filter_h * filter_w * in_c is an int).
+  if (w.num_elements() == 0) return ctx.Error("weights " + ShapeToString(w.shape) + " have no elements");
   kernels::ConvGeometry g{};
   g.batch = in.shape[0], g.in_h = in.shape[1], g.in_w = in.shape[2], g.in_c = in.shape[3];
   g.filter_h = w.shape[1], g.filter_w = w.shape[2];
@@ -172,14 +187,19 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
                      " input channels but the input " + ShapeToString(in.shape) + " has " + std::to_string(g.in_c));
   }
   const bool same = o.padding == Padding::kSame;
-  g.out_h = kernels::ConvOutputSize(same, g.in_h, g.filter_h, g.stride_h, g.dilation_h);
-  g.out_w = kernels::ConvOutputSize(same, g.in_w, g.filter_w, g.stride_w, g.dilation_w);
+  kernels::WindowAxis y, x;
+  if (!kernels::ComputeWindowAxis(same, g.in_h, g.filter_h, g.stride_h, g.dilation_h, &y) ||
+      !kernels::ComputeWindowAxis(same, g.in_w, g.filter_w, g.stride_w, g.dilation_w, &x)) {
+    return ctx.Error("filter " + std::to_string(g.filter_h) + "x" + std::to_string(g.filter_w) + " with stride " +
+                     std::to_string(g.stride_h) + "x" + std::to_string(g.stride_w) + " and dilation " +
+                     std::to_string(g.dilation_h) + "x" + std::to_string(g.dilation_w) +
+                     " does not fit the input " + ShapeToString(in.shape));
+  }
+  g.out_h = y.out, g.out_w = x.out, g.pad_top = y.pad, g.pad_left = x.pad;
   const Shape expected = {g.batch, g.out_h, g.out_w, g.out_c};
   if (out.shape != expected) {
     return ctx.Error("output shape " + ShapeToString(out.shape) + " should be " + ShapeToString(expected));
   }
-  g.pad_top = same ? kernels::ConvPadding(g.in_h, g.filter_h, g.stride_h, g.dilation_h, g.out_h) : 0;
-  g.pad_left = same ? kernels::ConvPadding(g.in_w, g.filter_w, g.stride_w, g.dilation_w, g.out_w) : 0;
   // XNNPACK (as built into TFLite 2.12) computes SAME padding as an unsigned
   // (out - 1) * stride + effective_filter - in; when that is negative it wraps, every tap
   // falls outside the image and each output is the bias alone (then clamped and

@@ -65,6 +65,10 @@ Result<EvalFn> PrepareMul(const PrepareContext& ctx) {
   p.act_min = range.first;
   p.act_max = range.second;
   p.scale = a.quant.scale[0] * b.quant.scale[0] / out.quant.scale[0];
+  if (!kernels::RealMultiplierInRange(p.scale)) {  // also inf and NaN from the float product
+    return ctx.Error("input scales " + std::to_string(a.quant.scale[0]) + " x " + std::to_string(b.quant.scale[0]) +
+                     " / output scale " + std::to_string(out.quant.scale[0]) + " is out of range");
+  }
   p.multiplier = kernels::QuantizeMultiplier(p.scale);
   const bool xnnpack =
       ctx.numerics == Numerics::kXnnpack && a.dtype != DType::kInt16 && p.scale >= 0x1.0p-16f && p.scale < 0x1.0p+8f;

@@ -26,15 +26,16 @@ Result<EvalFn> PreparePool(const PrepareContext& ctx, bool average) {
   g.filter_h = o.filter_h, g.filter_w = o.filter_w, g.stride_h = o.stride_h, g.stride_w = o.stride_w;
   g.dilation_h = g.dilation_w = 1;
   const bool same = o.padding == Padding::kSame;
-  g.out_h = kernels::ConvOutputSize(same, g.in_h, g.filter_h, g.stride_h, 1);
-  g.out_w = kernels::ConvOutputSize(same, g.in_w, g.filter_w, g.stride_w, 1);
+  kernels::WindowAxis y, x;
+  if (!kernels::ComputeWindowAxis(same, g.in_h, g.filter_h, g.stride_h, 1, &y) ||
+      !kernels::ComputeWindowAxis(same, g.in_w, g.filter_w, g.stride_w, 1, &x) || y.out == 0 || x.out == 0) {
+    return ctx.Error("the window is larger than the input");
+  }
+  g.out_h = y.out, g.out_w = x.out, g.pad_top = y.pad, g.pad_left = x.pad;
   const Shape expected = {g.batch, g.out_h, g.out_w, g.in_c};
   if (out.shape != expected) {
     return ctx.Error("output shape " + ShapeToString(out.shape) + " should be " + ShapeToString(expected));
   }
-  if (g.out_h <= 0 || g.out_w <= 0) return ctx.Error("the window is larger than the input");
-  g.pad_top = same ? kernels::ConvPadding(g.in_h, g.filter_h, g.stride_h, 1, g.out_h) : 0;
-  g.pad_left = same ? kernels::ConvPadding(g.in_w, g.filter_w, g.stride_w, 1, g.out_w) : 0;
   const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
 
   if (in.dtype == DType::kFloat32) {

@@ -78,8 +78,11 @@ Result<EvalFn> PrepareQuantize(const PrepareContext& ctx) {
           [=](const Workspace& ws) { kernels::RequantizeXnnpack<T>(ws.Get<T>(in_t), n, xp, ws.Mutable<T>(out_t)); });
     });
   }
-  const kernels::QuantizedMultiplier m =
-      kernels::QuantizeMultiplier(static_cast<double>(in_scale) / static_cast<double>(out_scale));
+  const double ratio = static_cast<double>(in_scale) / static_cast<double>(out_scale);
+  if (!kernels::RealMultiplierInRange(ratio)) {
+    return ctx.Error("input scale / output scale = " + std::to_string(ratio) + " is out of range");
+  }
+  const kernels::QuantizedMultiplier m = kernels::QuantizeMultiplier(ratio);
   return ForQuantizedType(in.dtype, [&](auto in_tag) {
     using In = decltype(in_tag);
     return ForQuantizedType(out.dtype, [&](auto out_tag) {

@@ -180,7 +180,7 @@ Result<EvalFn> PrepareConcatenation(const PrepareContext& ctx) {
   const int axis = o.axis < 0 ? o.axis + rank : o.axis;
   if (axis < 0 || axis >= rank) return ctx.Error("axis " + std::to_string(o.axis) + " is out of range for rank " + std::to_string(rank));
   std::vector<int32_t> axis_sizes;
-  int32_t total = 0;
+  int64_t total = 0;  // input axis sizes of empty tensors can add up past int32
   std::vector<int> ins;
   for (size_t k = 0; k < ctx.num_inputs(); ++k) {
     const Tensor& in = ctx.input(k);
@@ -199,9 +199,12 @@ Result<EvalFn> PrepareConcatenation(const PrepareContext& ctx) {
   std::vector<kernels::ConcatRescale> rescale;
   QAUDIT_RETURN_IF_ERROR(CheckConcatenationQuant(ctx, &rescale));
   if (XnnpackTakesConcatenation(ctx)) rescale.clear();  // XNNPACK copies the bytes
-  int64_t outer = 1, inner = 1;
-  for (int d = 0; d < axis; ++d) outer *= out.shape[d];
-  for (int d = axis + 1; d < rank; ++d) inner *= out.shape[d];
+  int64_t outer = 0, inner = 0;  // an empty output: nothing to copy, and its dims may overflow
+  if (out.num_elements() > 0) {
+    outer = inner = 1;
+    for (int d = 0; d < axis; ++d) outer *= out.shape[d];
+    for (int d = axis + 1; d < rank; ++d) inner *= out.shape[d];
+  }
   const size_t elem = DTypeSize(out.dtype);
   const int out_t = ctx.output_index(0);
   if (!rescale.empty()) {

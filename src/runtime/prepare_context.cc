@@ -90,7 +90,15 @@ Result<std::pair<int32_t, int32_t>> QuantizedActivationRange(const PrepareContex
   auto [qmin, qmax] = DTypeRange(out.dtype);
   const float scale = out.quant.scale.empty() ? 1.0f : out.quant.scale[0];
   const int32_t zp = ZeroPoint(out);
-  auto quantize = [&](float f) { return zp + static_cast<int32_t>(std::round(f / scale)); };
+  // TFLite's zero_point + int32(round(f / scale)), with the conversion and the addition
+  // saturated: a tiny scale from the file makes both overflow, which is undefined.
+  auto quantize = [&](float f) {
+    const float r = std::round(f / scale);
+    if (std::isnan(r)) return zp;
+    const double q = static_cast<double>(zp) + static_cast<double>(r);
+    return static_cast<int32_t>(std::clamp(q, static_cast<double>(std::numeric_limits<int32_t>::min()),
+                                           static_cast<double>(std::numeric_limits<int32_t>::max())));
+  };
   switch (a) {
     case Activation::kNone: return std::pair(qmin, qmax);
     case Activation::kRelu: return std::pair(std::max(qmin, quantize(0.0f)), qmax);

@@ -58,7 +58,9 @@ bool XnnpackRuntimeFailsOn(const Graph& g, const Operator& op) {
 }
 
 std::pair<int32_t, int32_t> XnnpackQuantizedActivationRange(Activation a, const Tensor& out) {
-  auto [qmin, qmax] = DTypeRange(out.dtype);
+  // Not a structured binding: the lambda below captures these, which clang < 16 rejects.
+  const std::pair<int32_t, int32_t> dtype_range = DTypeRange(out.dtype);
+  const int32_t qmin = dtype_range.first, qmax = dtype_range.second;
   const float scale = out.quant.scale.empty() ? 1.0f : out.quant.scale[0];
   const float zp = static_cast<float>(ZeroPoint(out));
   auto quantize = [&](float bound) {

@@ -1,3 +1,4 @@
+#include <cstring>
 #include <string>
 
 #include "core/file_io.h"
@@ -24,10 +25,21 @@ Result<DType> MapType(tfl::TensorType type) {
   return Status::Unsupported(std::string("element type ") + (*name ? name : std::to_string(static_cast<int>(type))));
 }
 
+// The verifier checks that a vector's length field is aligned, not that its elements are
+// aligned for U: a crafted file can place an int64 vector (zero_point) at an address that
+// is only 4-aligned, and Vector<U>::operator[] would then load it misaligned. memcpy reads
+// each element wherever it is.
 template <typename T, typename U>
 std::vector<T> ToVector(const flatbuffers::Vector<U>* v) {
   if (!v) return {};
-  return std::vector<T>(v->begin(), v->end());
+  std::vector<T> out(v->size());
+  const uint8_t* p = v->Data();
+  for (size_t i = 0; i < out.size(); ++i) {
+    U x;
+    std::memcpy(&x, p + i * sizeof(U), sizeof(U));
+    out[i] = static_cast<T>(flatbuffers::EndianScalar(x));
+  }
+  return out;
 }
 
 class ModelReader {

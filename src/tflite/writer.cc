@@ -46,7 +46,8 @@ Result<std::vector<uint8_t>> WriteTflite(const Graph& g) {
       buffers.push_back(CreateAlignedBuffer(fbb, t.data));
     }
     flatbuffers::Offset<tfl::QuantizationParameters> quant = 0;
-    if (!t.quant.empty()) {
+    // quantized_dimension alone still needs the table, or it reads back as 0.
+    if (!t.quant.empty() || t.quant.quantized_dimension != 0) {
       const QuantParams& q = t.quant;
       quant = tfl::CreateQuantizationParameters(
           fbb, q.min.empty() ? 0 : fbb.CreateVector(q.min), q.max.empty() ? 0 : fbb.CreateVector(q.max),
