@@ -8,7 +8,7 @@ packages=(
   flatbuffers-compiler libflatbuffers-dev
   libgemmlowp-dev
   libgtest-dev libgmock-dev
-  zlib1g-dev
+  zlib1g-dev libpng-dev libjpeg62-turbo-dev
   clang libclang-rt-14-dev
   dataset-fashion-mnist
 )

@@ -40,6 +40,13 @@ struct ExecutorOptions {
 // Called with (samples done, samples total) while RunBatch works.
 using ProgressFn = std::function<void(int64_t, int64_t)>;
 
+// Sees every tensor of every sample: called after sample `sample` has run, on the thread
+// that ran it, with `worker` in [0, ExecutorOptions::num_threads) naming that thread (so
+// observers can keep per-thread state without locks). tensors[t] points at tensor t's
+// data (activations of this sample, or constants).
+using SampleObserver =
+    std::function<void(int worker, int64_t sample, const std::vector<const void*>& tensors)>;
+
 class Executor {
  public:
   // Validates every operator (types, shapes, quantization parameters) and precomputes
@@ -56,7 +63,8 @@ class Executor {
   // ([N, ...graph input shape]) or, when the graph input's first dimension is 1, along
   // that axis ([N, rest...]). Outputs whose first dimension is 1 come back as [N, rest...],
   // others as [N, ...shape]. Results do not depend on the number of threads.
-  Result<std::vector<HostTensor>> RunBatch(const std::vector<HostTensor>& inputs, const ProgressFn& progress = {}) const;
+  Result<std::vector<HostTensor>> RunBatch(const std::vector<HostTensor>& inputs, const ProgressFn& progress = {},
+                                           const SampleObserver& observer = {}) const;
 
  private:
   struct Impl;

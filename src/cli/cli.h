@@ -36,6 +36,9 @@ class Args {
 int Inspect(int argc, char** argv);
 int Run(int argc, char** argv);
 int Repair(int argc, char** argv);
+int Quantize(int argc, char** argv);
+int Dequantize(int argc, char** argv);
+int Compare(int argc, char** argv);
 
 }  // namespace qaudit::cli
 

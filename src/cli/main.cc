@@ -79,6 +79,11 @@ commands:
                        quantization, bytes) and any problems found in it
   run MODEL ...        run a model on .npy, .bmp or IDX inputs with TFLite-exact
                        integer numerics and write every output as .npy
+  quantize MODEL ...   quantize a float model: dynamic range, full integer int8 with a
+                       choice of calibrators, float16 or 16x8; writes a .tflite
+  dequantize MODEL ... make a float model from a quantized one
+  compare A B ...      compare two models' outputs on the same data (argmax agreement,
+                       errors, SQNR, accuracy with labels)
   repair MODEL OUT     write a copy of MODEL with the problems that `inspect` reports
                        as repairable fixed (e.g. stray quantized_dimension on biases)
 
@@ -100,6 +105,9 @@ int main(int argc, char** argv) {
   if (command == "inspect") return Inspect(argc, argv);
   if (command == "run") return Run(argc, argv);
   if (command == "repair") return Repair(argc, argv);
+  if (command == "quantize") return Quantize(argc, argv);
+  if (command == "dequantize") return Dequantize(argc, argv);
+  if (command == "compare") return Compare(argc, argv);
   std::fprintf(stderr, "qaudit: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitBadInput;
 }

@@ -24,16 +24,26 @@ Runs MODEL on the given inputs and writes output K as DIR/output_K.npy (the mode
 shape [N, ...] when the inputs hold N samples). Integer ops compute exactly what the
 runtime named by --numerics computes.
 
-inputs (one --input per model input; NAME= binds by tensor name, else by order):
-  FILE.npy     the tensor itself, in the input's dtype: float32, int8, uint8, int16 or
-               int32. An array with one more leading dimension, or whose first
-               dimension replaces the model's batch of 1, is a batch of samples.
-  FILE.bmp     an image for a [1,H,W,C] input with the same channels (resized
-               bilinearly to HxW if needed): uint8 inputs take the pixels as they
-               are, int8 inputs pixel - 128, float32 inputs pixel / 255.
+inputs (one --input per model input; NAME= binds by tensor name, else by order), each
+a dataset of N samples, optionally narrowed by [SELECTION]:
+  FILE.npy     an array [N, ...]: N samples of the input's size (e.g. [N,28,28] or
+               [N,1,28,28,1] for an input [1,28,28,1])
+  FILE.npz[:KEY]
+               array KEY of a NumPy archive, else the one named x, images or inputs
+  FILE.bmp, FILE.png, FILE.jpg
+               one image
   FILE.idx, FILE.idx.gz, FILE-idx3-ubyte.gz
-               an IDX image file (e.g. Fashion-MNIST), each image one sample, converted
-               like a BMP.
+               an IDX image file (e.g. Fashion-MNIST), each image one sample
+  DIR          a folder of images (flat, or one subfolder per class)
+  fmnist, fmnist:test, fmnist:train
+               the Fashion-MNIST test (10,000) or training (60,000) images
+  SELECTION    comma-separated: A:B (samples A to B-1), classes=C/C/.. (labels to keep),
+               random=K (K samples drawn with seed=S), e.g. fmnist:train[0:1000]
+Samples whose size matches the input's are reshaped to it; images are converted to its
+channels and resized bilinearly to its height and width. Data in the input's dtype is
+taken as it is. Otherwise uint8 inputs take pixels as they are, int8 inputs pixel - 128,
+float32 inputs pixel / 255; float data is quantized with a quantized input's scale and
+zero point. --preprocess changes all this.
 
 options:
   --output-dir DIR     where to write the outputs (created if missing)
@@ -44,58 +54,23 @@ options:
   --top K              print the K largest values of output 0 for each of the first
                        samples (dequantized when quantized)
   --labels FILE        one label per line, for --top
+  --preprocess SPEC    how stored values become input values, comma-separated:
+                       resize=HxW, channels=1|3, scale=X (e.g. 1/255), mean=M[/M/M],
+                       std=S[/S/S] (real = (value * scale - mean) / std, then quantized
+                       for a quantized input), layout=nhwc|nchw, or raw (uint8 pixels into
+                       int8 inputs as pixel - 128)
   --quiet              print nothing but errors
 )HELP";
 
-bool IsImageFile(const std::string& path) {
-  auto ends = [&](const char* s) { return path.size() >= std::strlen(s) && path.compare(path.size() - std::strlen(s), std::string::npos, s) == 0; };
-  return ends(".idx") || ends(".idx.gz") || ends("ubyte") || ends("ubyte.gz");
-}
-
-// Converts uint8 pixels [N?, H, W, C?] into samples of `input`.
-Result<HostTensor> PixelsToInput(const HostTensor& pixels, const Tensor& input, const std::string& file, bool batch) {
-  const int64_t per_sample = input.num_elements();
-  const int64_t total = pixels.num_elements();
-  if (per_sample <= 0 || total % per_sample != 0 || (!batch && total != per_sample)) {
-    return Status::InvalidArgument(file + ": image data " + ShapeToString(pixels.shape) + " does not fit input '" +
-                                   input.name + "' " + ShapeToString(input.shape));
-  }
-  HostTensor t;
-  t.dtype = input.dtype;
-  t.shape = input.shape;
-  t.shape.insert(t.shape.begin(), static_cast<int32_t>(total / per_sample));
-  t.bytes.resize(static_cast<size_t>(total) * DTypeSize(input.dtype));
-  const uint8_t* p = pixels.data<uint8_t>();
-  switch (input.dtype) {
-    case DType::kUInt8: std::copy(p, p + total, t.data<uint8_t>()); break;
-    case DType::kInt8:
-      for (int64_t i = 0; i < total; ++i) t.data<int8_t>()[i] = static_cast<int8_t>(p[i] - 128);
-      break;
-    case DType::kFloat32:
-      for (int64_t i = 0; i < total; ++i) t.data<float>()[i] = p[i] / 255.0f;
-      break;
-    default:
-      return Status::Unsupported(file + ": images can feed uint8, int8 or float32 inputs, not " +
-                                 DTypeName(input.dtype) + " ('" + input.name + "')");
-  }
-  return t;
-}
-
-Result<HostTensor> LoadInput(const std::string& file, const Tensor& input) {
-  if (file.size() > 4 && file.compare(file.size() - 4, 4, ".bmp") == 0) {
-    QAUDIT_ASSIGN_OR_RETURN(HostTensor pixels, ReadBmp(file));
-    // An NHWC image input of another size gets the image resized to fit.
-    const Shape& s = input.shape;
-    if (s.size() == 4 && s[3] == pixels.shape[2] && (s[1] != pixels.shape[0] || s[2] != pixels.shape[1])) {
-      pixels = ResizeImage(pixels, s[1], s[2]);
-    }
-    return PixelsToInput(pixels, input, file, false);
-  }
-  if (IsImageFile(file)) {
-    QAUDIT_ASSIGN_OR_RETURN(HostTensor pixels, ReadIdx(file));
-    return PixelsToInput(pixels, input, file, true);
-  }
-  return ReadNpy(file);
+// Loads a dataset spec and fits it to `input`. uint8 data (images, IDX) feeds int8 inputs
+// raw, as pixel - 128, unless --preprocess says otherwise: run has always fed them so,
+// which is what person_detect expects.
+Result<HostTensor> LoadInput(const std::string& spec, const Tensor& input, const Preprocess& preprocess,
+                             bool preprocess_given) {
+  QAUDIT_ASSIGN_OR_RETURN(Dataset data, LoadDataset(spec, preprocess));
+  Preprocess fit = preprocess;
+  fit.raw = fit.raw || (!preprocess_given && data.samples.dtype == DType::kUInt8 && input.dtype == DType::kInt8);
+  return FitToInput(data, {input.name, input.dtype, input.shape, input.quant}, fit);
 }
 
 std::vector<float> Dequantized(const HostTensor& t, const Tensor& spec, int64_t begin, int64_t count) {
@@ -137,6 +112,7 @@ int Run(int argc, char** argv) {
   const std::string threads_text = args.Value("--threads", "2");
   const std::string top_text = args.Value("--top", "0");
   const std::string labels_path = args.Value("--labels");
+  const std::string preprocess_text = args.Value("--preprocess");
   const bool quiet = args.Flag("--quiet");
   auto positionals = args.Positionals();
   if (!positionals.ok()) return Fail("run", positionals.status());
@@ -156,6 +132,8 @@ int Run(int argc, char** argv) {
   }
   if (threads < 1 || threads > 256) return Fail("run", Status::InvalidArgument("--threads must be 1 to 256"));
   if (out_dir.empty() && top == 0) return Fail("run", Status::InvalidArgument("give --output-dir DIR (or --top K)"));
+  const auto preprocess = ParsePreprocess(preprocess_text);
+  if (!preprocess.ok()) return Fail("run", preprocess.status());
 
   auto graph = ReadTfliteFile(model_path);
   if (!graph.ok()) return Fail("run", graph.status());
@@ -185,7 +163,7 @@ int Run(int argc, char** argv) {
     }
     if (bound[k]) return Fail("run", Status::InvalidArgument("input " + std::to_string(k) + " is given twice"));
     bound[k] = true;
-    auto t = LoadInput(file, g.tensors[g.inputs[k]]);
+    auto t = LoadInput(file, g.tensors[g.inputs[k]], *preprocess, !preprocess_text.empty());
     if (!t.ok()) return Fail("run", t.status());
     inputs[k] = std::move(t).value();
   }

@@ -1,6 +1,13 @@
+#include <png.h>
+
 #include <algorithm>
 #include <cmath>
+#include <csetjmp>
+#include <cstdio>  // jpeglib.h needs FILE and size_t declared first
 #include <cstring>
+#include <memory>
+
+#include <jpeglib.h>
 
 #include "core/file_io.h"
 #include "qaudit/data.h"
@@ -11,10 +18,74 @@ namespace {
 uint32_t Le32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (static_cast<uint32_t>(p[3]) << 24); }
 uint16_t Le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
 
-}  // namespace
+HostTensor Uint8Image(int height, int width, int channels) {
+  HostTensor t;
+  t.dtype = DType::kUInt8;
+  t.shape = {height, width, channels};
+  t.bytes.resize(static_cast<size_t>(height) * width * channels);
+  return t;
+}
 
-Result<HostTensor> ReadBmp(const std::string& path) {
-  QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> b, ReadWholeFile(path));
+Result<HostTensor> DecodePng(const std::vector<uint8_t>& bytes, const std::string& path) {
+  png_image png{};
+  png.version = PNG_IMAGE_VERSION;
+  if (!png_image_begin_read_from_memory(&png, bytes.data(), bytes.size())) {
+    return Status::InvalidArgument(path + ": unsupported or corrupt PNG: " + png.message);
+  }
+  const bool colour = png.format & PNG_FORMAT_FLAG_COLOR;
+  png.format = colour ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+  HostTensor t = Uint8Image(static_cast<int>(png.height), static_cast<int>(png.width), colour ? 3 : 1);
+  // A null background composes transparent pixels onto black, in 8-bit sRGB.
+  if (!png_image_finish_read(&png, nullptr, t.bytes.data(), 0, nullptr)) {
+    return Status::InvalidArgument(path + ": unsupported or corrupt PNG: " + png.message);
+  }
+  return t;
+}
+
+// libjpeg reports errors through a callback that must not return: it jumps back to
+// DecodeJpeg with the message.
+struct JpegErrorManager {
+  jpeg_error_mgr base;
+  std::jmp_buf jump;
+  char message[JMSG_LENGTH_MAX];
+};
+
+void JpegErrorExit(j_common_ptr cinfo) {
+  auto* errors = reinterpret_cast<JpegErrorManager*>(cinfo->err);
+  errors->base.format_message(cinfo, errors->message);
+  std::longjmp(errors->jump, 1);
+}
+
+Result<HostTensor> DecodeJpeg(const std::vector<uint8_t>& bytes, const std::string& path) {
+  jpeg_decompress_struct cinfo{};
+  JpegErrorManager errors{};
+  cinfo.err = jpeg_std_error(&errors.base);
+  errors.base.error_exit = JpegErrorExit;
+  errors.base.output_message = [](j_common_ptr) {};  // warnings (e.g. a short file) are not printed: nothing below the CLI prints
+  // Locals changed between setjmp and longjmp are indeterminate after the jump, so the
+  // image lives on the heap behind a pointer that is set before setjmp and never changed.
+  const auto image = std::make_unique<HostTensor>();
+  if (setjmp(errors.jump)) {
+    jpeg_destroy_decompress(&cinfo);
+    return Status::InvalidArgument(path + ": unsupported or corrupt JPEG: " + errors.message);
+  }
+  jpeg_create_decompress(&cinfo);
+  jpeg_mem_src(&cinfo, bytes.data(), static_cast<unsigned long>(bytes.size()));
+  jpeg_read_header(&cinfo, TRUE);
+  cinfo.out_color_space = cinfo.num_components == 1 ? JCS_GRAYSCALE : JCS_RGB;
+  jpeg_start_decompress(&cinfo);
+  const size_t row_bytes = static_cast<size_t>(cinfo.output_width) * cinfo.output_components;
+  *image = Uint8Image(static_cast<int>(cinfo.output_height), static_cast<int>(cinfo.output_width), cinfo.output_components);
+  while (cinfo.output_scanline < cinfo.output_height) {
+    JSAMPROW row = &image->bytes[cinfo.output_scanline * row_bytes];
+    jpeg_read_scanlines(&cinfo, &row, 1);
+  }
+  jpeg_finish_decompress(&cinfo);
+  jpeg_destroy_decompress(&cinfo);
+  return std::move(*image);
+}
+
+Result<HostTensor> DecodeBmp(const std::vector<uint8_t>& b, const std::string& path) {
   auto bad = [&](const std::string& what) { return Status::InvalidArgument(path + ": unsupported or corrupt BMP: " + what); };
   if (b.size() < 54 || b[0] != 'B' || b[1] != 'M') return bad("no BM header");
   const uint32_t data_offset = Le32(&b[10]);
@@ -38,11 +109,8 @@ Result<HostTensor> ReadBmp(const std::string& path) {
       if (palette[4 * i] != palette[4 * i + 1] || palette[4 * i] != palette[4 * i + 2]) return bad("colour palette");
     }
   }
-  HostTensor t;
-  t.dtype = DType::kUInt8;
   const int channels = bpp == 8 ? 1 : 3;
-  t.shape = {height, width, channels};
-  t.bytes.resize(static_cast<size_t>(height) * width * channels);
+  HostTensor t = Uint8Image(height, width, channels);
   for (int y = 0; y < height; ++y) {
     const uint8_t* row = &b[data_offset + row_bytes * (bottom_up ? height - 1 - y : y)];
     uint8_t* out = &t.bytes[static_cast<size_t>(y) * width * channels];
@@ -58,12 +126,27 @@ Result<HostTensor> ReadBmp(const std::string& path) {
   return t;
 }
 
+}  // namespace
+
+Result<HostTensor> ReadBmp(const std::string& path) {
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadWholeFile(path));
+  return DecodeBmp(bytes, path);
+}
+
+Result<HostTensor> ReadImage(const std::string& path) {
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadWholeFile(path));
+  auto starts = [&](std::initializer_list<uint8_t> magic) {
+    return bytes.size() >= magic.size() && std::equal(magic.begin(), magic.end(), bytes.begin());
+  };
+  if (starts({'B', 'M'})) return DecodeBmp(bytes, path);
+  if (starts({0x89, 'P', 'N', 'G'})) return DecodePng(bytes, path);
+  if (starts({0xff, 0xd8, 0xff})) return DecodeJpeg(bytes, path);
+  return Status::Unsupported(path + ": not a BMP, PNG or JPEG image");
+}
+
 HostTensor ResizeImage(const HostTensor& image, int height, int width) {
   const int in_h = image.shape[0], in_w = image.shape[1], channels = image.shape[2];
-  HostTensor out;
-  out.dtype = DType::kUInt8;
-  out.shape = {height, width, channels};
-  out.bytes.resize(static_cast<size_t>(height) * width * channels);
+  HostTensor out = Uint8Image(height, width, channels);
   const uint8_t* src = image.data<uint8_t>();
   for (int y = 0; y < height; ++y) {
     const float fy = std::clamp((y + 0.5f) * in_h / height - 0.5f, 0.0f, static_cast<float>(in_h - 1));
@@ -78,6 +161,24 @@ HostTensor ResizeImage(const HostTensor& image, int height, int width) {
         const float v = (px(y0, x0) * (1 - wx) + px(y0, x1) * wx) * (1 - wy) + (px(y1, x0) * (1 - wx) + px(y1, x1) * wx) * wy;
         out.bytes[(static_cast<size_t>(y) * width + x) * channels + c] = static_cast<uint8_t>(std::lround(v));
       }
+    }
+  }
+  return out;
+}
+
+HostTensor ConvertImageChannels(const HostTensor& image, int channels) {
+  const int from = image.shape[2];
+  assert((from == 1 || from == 3) && (channels == 1 || channels == 3));
+  if (from == channels) return image;
+  HostTensor out = Uint8Image(image.shape[0], image.shape[1], channels);
+  const size_t pixels = static_cast<size_t>(image.shape[0]) * image.shape[1];
+  const uint8_t* src = image.data<uint8_t>();
+  for (size_t i = 0; i < pixels; ++i) {
+    if (channels == 3) {
+      std::fill_n(&out.bytes[3 * i], 3, src[i]);
+    } else {
+      const float luma = 0.299f * src[3 * i] + 0.587f * src[3 * i + 1] + 0.114f * src[3 * i + 2];
+      out.bytes[i] = static_cast<uint8_t>(std::lround(luma));
     }
   }
   return out;

@@ -2,7 +2,7 @@
 #include <string>
 
 #include "core/file_io.h"
-
+#include "data/npy_parse.h"
 #include "qaudit/data.h"
 
 namespace qaudit {
@@ -31,8 +31,7 @@ size_t FindKey(const std::string& header, const std::string& key) {
 
 }  // namespace
 
-Result<HostTensor> ReadNpy(const std::string& path) {
-  QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadWholeFile(path));
+Result<HostTensor> ParseNpy(const std::vector<uint8_t>& bytes, const std::string& path) {
   auto bad = [&](const std::string& what) { return Status::InvalidArgument(path + ": not a valid .npy file: " + what); };
   if (bytes.size() < 10 || std::memcmp(bytes.data(), "\x93NUMPY", 6) != 0) return bad("missing \\x93NUMPY magic");
   const int major = bytes[6];
@@ -101,6 +100,11 @@ Result<HostTensor> ReadNpy(const std::string& path) {
   }
   t.bytes.assign(bytes.begin() + data_start, bytes.end());
   return t;
+}
+
+Result<HostTensor> ReadNpy(const std::string& path) {
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, ReadWholeFile(path));
+  return ParseNpy(bytes, path);
 }
 
 Status WriteNpy(const std::string& path, const HostTensor& t) {

@@ -134,6 +134,29 @@ inline void DequantizeHalf(const uint16_t* h, int64_t n, float* x) {
   for (int64_t i = 0; i < n; ++i) x[i] = HalfToFloat(h[i]);
 }
 
+// IEEE binary16 nearest to x, ties to even (as numpy's astype(float16)); overflow gives
+// infinity, NaN stays NaN.
+inline uint16_t FloatToHalf(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, 4);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t abs = bits & 0x7fffffffu;
+  if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504
+  if (abs < 0x38800000u) {
+    // Subnormal half (or zero): the value in units of 2^-24, rounded to even.
+    float magnitude;
+    std::memcpy(&magnitude, &abs, 4);
+    return static_cast<uint16_t>(sign | static_cast<uint16_t>(std::nearbyint(magnitude * 0x1.0p24f)));
+  }
+  // Normal: rebias the exponent, then round the 13 dropped mantissa bits to even.
+  const uint32_t rebased = abs - ((127u - 15u) << 23);
+  const uint32_t dropped = rebased & 0x1fffu;
+  uint32_t half = rebased >> 13;
+  if (dropped > 0x1000u || (dropped == 0x1000u && (half & 1u))) ++half;
+  return static_cast<uint16_t>(sign | half);
+}
+
 // TFLite's requantization (reference_ops::Requantize): (q - in_zp) * M, rounded by the
 // build's rule, plus out_zp, saturated. The int8 <-> uint8 "xor 0x80" fast path in TFLite
 // gives the same bits, as M is then exactly 1.

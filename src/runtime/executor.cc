@@ -143,7 +143,8 @@ int64_t SamplesIn(const HostTensor& in, const Tensor& t) {
 }  // namespace
 
 Result<std::vector<HostTensor>> Executor::RunBatch(const std::vector<HostTensor>& inputs,
-                                                   const ProgressFn& progress) const {
+                                                   const ProgressFn& progress,
+                                                   const SampleObserver& observer) const {
   const Graph& g = impl_->graph;
   if (inputs.size() != g.inputs.size()) {
     return Status::InvalidArgument("the model has " + std::to_string(g.inputs.size()) + " inputs but " +
@@ -194,25 +195,30 @@ Result<std::vector<HostTensor>> Executor::RunBatch(const std::vector<HostTensor>
 
   const int threads = static_cast<int>(std::clamp<int64_t>(impl_->options.num_threads, 1, samples));
   std::atomic<int64_t> done{0};
-  auto worker = [&](int64_t begin, int64_t end) {
+  auto worker = [&](int index, int64_t begin, int64_t end) {
     std::vector<uint8_t> arena = impl_->NewArena();
     const Workspace ws = impl_->MakeWorkspace(arena);
+    std::vector<const void*> tensors;
+    if (observer) {
+      for (size_t t = 0; t < g.tensors.size(); ++t) tensors.push_back(ws.Get<void>(static_cast<int>(t)));
+    }
     for (int64_t s = begin; s < end; ++s) {
       impl_->RunSample(arena, ws, in_ptrs, s, out_ptrs);
+      if (observer) observer(index, s, tensors);
       done.fetch_add(1, std::memory_order_relaxed);
     }
   };
   std::vector<std::thread> pool;
-  for (int t = 1; t < threads; ++t) pool.emplace_back(worker, samples * t / threads, samples * (t + 1) / threads);
+  for (int t = 1; t < threads; ++t) pool.emplace_back(worker, t, samples * t / threads, samples * (t + 1) / threads);
   if (progress && threads > 1) {
-    std::thread first(worker, 0, samples / threads);
+    std::thread first(worker, 0, 0, samples / threads);
     while (done.load() < samples) {
       progress(done.load(), samples);
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
     first.join();
   } else {
-    worker(0, samples / threads);
+    worker(0, 0, samples / threads);
   }
   for (std::thread& t : pool) t.join();
   if (progress) progress(samples, samples);

@@ -1,9 +1,14 @@
 // CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED: the accumulating ops.
+#include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
+#include <tuple>
+#include <vector>
 
 #include "kernels/conv.h"
 #include "kernels/fully_connected.h"
+#include "kernels/hybrid.h"
 #include "runtime/op_kernel.h"
 #include "runtime/op_util.h"
 #include "runtime/xnnpack_rules.h"
@@ -113,8 +118,9 @@ Status ExpectQuantizedTypes(const PrepareContext& ctx) {
   const DType want_w = in == DType::kUInt8 ? DType::kUInt8 : DType::kInt8;
   if (w != want_w) {
     if (in == DType::kFloat32) {
+      // int8 weights take the hybrid kernels; TFLite's legacy uint8 hybrid path is not covered.
       return ctx.Unsupported("float input with " + std::string(DTypeName(w)) +
-                             " weights (dynamic-range quantization) is not supported yet");
+                             " weights (only int8 dynamic-range weights are supported)");
     }
     return ctx.Unsupported(std::string(DTypeName(in)) + " input needs " + DTypeName(want_w) + " weights, got " +
                            DTypeName(w));
@@ -149,6 +155,125 @@ EvalFn DispatchQuantized(const PrepareContext& ctx, Fn&& make) {
 std::vector<int16_t> CenteredWeightsOf(const Tensor& w) {
   if (w.dtype == DType::kUInt8) return kernels::CenteredWeights(w.data_as<uint8_t>(), w.num_elements(), ZeroPoint(w));
   return kernels::CenteredWeights(w.data_as<int8_t>(), w.num_elements(), 0);
+}
+
+// ---------------------------------------------------------------- dynamic range ("hybrid")
+
+// Float input with int8 weights: TFLite's hybrid kernels (kernels/hybrid.h).
+bool IsHybrid(const PrepareContext& ctx) {
+  return ctx.input(0).dtype == DType::kFloat32 && ctx.input(1).dtype == DType::kInt8;
+}
+
+// The dtype and quantization checks every hybrid op makes; returns the weight scales.
+Result<std::vector<float>> HybridWeightScales(const PrepareContext& ctx) {
+  const Tensor& w = ctx.input(1);
+  if (ctx.output(0).dtype != DType::kFloat32) {
+    return ctx.Unsupported("float input with int8 weights needs a float32 output, got " +
+                           std::string(DTypeName(ctx.output(0).dtype)));
+  }
+  if (ctx.has_input(2) && ctx.input(2).dtype != DType::kFloat32) {
+    return ctx.Unsupported("float input with int8 weights needs a float32 bias, got " +
+                           std::string(DTypeName(ctx.input(2).dtype)));
+  }
+  QAUDIT_RETURN_IF_ERROR(ctx.ExpectConstant(1));
+  if (w.quant.scale.empty()) return ctx.Error("int8 weights '" + w.name + "' have no quantization scale");
+  for (size_t c = 0; c < w.quant.scale.size(); ++c) {
+    if (!(w.quant.scale[c] > 0) || !std::isfinite(w.quant.scale[c])) {
+      return ctx.Error("weights '" + w.name + "' scale[" + std::to_string(c) + "] is " +
+                       std::to_string(w.quant.scale[c]));
+    }
+  }
+  return w.quant.scale;
+}
+
+// TFLite clamps convolution outputs to [lowest, max] when there is no activation.
+std::pair<float, float> FiniteRange(std::pair<float, float> r) {
+  constexpr float kMax = std::numeric_limits<float>::max();
+  return {std::max(r.first, -kMax), std::min(r.second, kMax)};
+}
+
+Result<EvalFn> PrepareHybridConv(const PrepareContext& ctx, const kernels::ConvGeometry& g, bool depthwise) {
+  const auto& o = ctx.op.opts<ConvOptions>();
+  const Tensor& w = ctx.input(1);
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<float> scales, HybridWeightScales(ctx));
+  QAUDIT_ASSIGN_OR_RETURN(auto range, FloatActivationRange(ctx, o.activation));
+  kernels::HybridConvParams p;
+  p.g = g;
+  std::tie(p.act_min, p.act_max) = FiniteRange(range);
+  const int axis = depthwise ? 3 : 0;
+  if (scales.size() != 1 && scales.size() != static_cast<size_t>(g.out_c)) {
+    return ctx.Error("weights '" + w.name + "' have " + std::to_string(scales.size()) + " scales for " +
+                     std::to_string(g.out_c) + " output channels");
+  }
+  if (scales.size() > 1 && w.quant.quantized_dimension != axis) {
+    return ctx.Error("weights '" + w.name + "' are quantized along dimension " +
+                     std::to_string(w.quant.quantized_dimension) + ", expected " + std::to_string(axis));
+  }
+  const bool reference = ctx.numerics == Numerics::kReference;
+  if (depthwise) {
+    // TFLite's hybrid depthwise kernel reads one scale per output channel, past the end of
+    // a single per-tensor scale. It also reads the bias unconditionally: without one the
+    // oracle (WebAssembly) reads zeros, which is what runs here; native TFLite would crash.
+    if (scales.size() != static_cast<size_t>(g.out_c)) {
+      return ctx.Unsupported("hybrid DEPTHWISE_CONV_2D needs one weight scale per output channel (TFLite reads " +
+                             std::to_string(g.out_c) + "), got " + std::to_string(scales.size()));
+    }
+    p.kernel = reference ? kernels::HybridConvKernel::kDepthwiseReference : kernels::HybridConvKernel::kDepthwise;
+  } else {
+    if (!ctx.has_input(2)) return ctx.Unsupported("hybrid CONV_2D without a bias (TFLite requires one)");
+    // TFLite takes the per-channel kernel only when the scales differ.
+    const bool per_channel =
+        std::any_of(scales.begin(), scales.end(), [&](float s) { return s != scales[0]; });
+    // With equal scales TFLite 2.12 takes the per-tensor kernel, whose legacy per-tensor scale
+    // is 0 for a per-channel tensor: it outputs act(bias) (verified against the oracle).
+    if (!per_channel && scales.size() > 1) {
+      return ctx.Unsupported("hybrid CONV_2D with " + std::to_string(scales.size()) +
+                             " equal per-channel weight scales: TFLite 2.12 ignores the weights and outputs only "
+                             "the bias; write one per-tensor scale");
+    }
+    p.kernel = !per_channel ? kernels::HybridConvKernel::kConvPerTensor
+               : reference  ? kernels::HybridConvKernel::kConvPerChannelReference
+                            : kernels::HybridConvKernel::kConvPerChannel;
+  }
+  p.weight_scales = std::move(scales);
+  const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
+  const int b_t = ctx.has_input(2) ? ctx.input_index(2) : kNoTensor;
+  const std::vector<int16_t> w16 = kernels::CenteredWeights(w.data_as<int8_t>(), w.num_elements(), 0);
+  return EvalFn([=](const Workspace& ws) {
+    const float* bias = b_t == kNoTensor ? nullptr : ws.Get<float>(b_t);
+    if (depthwise) {
+      kernels::HybridDepthwiseConv(p, ws.Get<float>(in_t), w16.data(), bias, ws.Mutable<float>(out_t));
+    } else {
+      kernels::HybridConv(p, ws.Get<float>(in_t), w16.data(), bias, ws.Mutable<float>(out_t));
+    }
+  });
+}
+
+Result<EvalFn> PrepareHybridFullyConnected(const PrepareContext& ctx, const kernels::FullyConnectedShape& s) {
+  const auto& o = ctx.op.opts<FullyConnectedOptions>();
+  const Tensor& w = ctx.input(1);
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<float> scales, HybridWeightScales(ctx));
+  QAUDIT_ASSIGN_OR_RETURN(auto range, FloatActivationRange(ctx, o.activation));
+  // TFLite 2.12's hybrid FULLY_CONNECTED reads only the legacy per-tensor scale, which is 0
+  // for per-channel weights, so it outputs act(bias) (verified against the oracle).
+  if (scales.size() > 1) {
+    return ctx.Unsupported("hybrid FULLY_CONNECTED with per-channel weights ('" + w.name + "', " +
+                           std::to_string(scales.size()) +
+                           " scales): TFLite 2.12 ignores them and outputs only the bias; write one scale");
+  }
+  kernels::HybridFullyConnectedParams p;
+  p.shape = s;
+  p.asymmetric_inputs = o.asymmetric_quantize_inputs;
+  p.weight_scales = std::move(scales);
+  std::tie(p.act_min, p.act_max) = range;
+  const std::vector<int16_t> w16 = kernels::CenteredWeights(w.data_as<int8_t>(), w.num_elements(), 0);
+  if (p.asymmetric_inputs) p.row_sums = kernels::WeightRowSums(w16.data(), s.out, s.in);
+  const int in_t = ctx.input_index(0), out_t = ctx.output_index(0);
+  const int b_t = ctx.has_input(2) ? ctx.input_index(2) : kNoTensor;
+  return EvalFn([=](const Workspace& ws) {
+    kernels::HybridFullyConnected(p, ws.Get<float>(in_t), w16.data(), b_t == kNoTensor ? nullptr : ws.Get<float>(b_t),
+                                  ws.Mutable<float>(out_t));
+  });
 }
 
 Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
@@ -200,6 +325,11 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
   if (out.shape != expected) {
     return ctx.Error("output shape " + ShapeToString(out.shape) + " should be " + ShapeToString(expected));
   }
+  if (ctx.has_input(2) && ctx.input(2).num_elements() != g.out_c) {
+    return ctx.Error("bias has " + std::to_string(ctx.input(2).num_elements()) + " elements for " +
+                     std::to_string(g.out_c) + " output channels");
+  }
+  if (IsHybrid(ctx)) return PrepareHybridConv(ctx, g, depthwise);
   // XNNPACK (as built into TFLite 2.12) computes SAME padding as an unsigned
   // (out - 1) * stride + effective_filter - in; when that is negative it wraps, every tap
   // falls outside the image and each output is the bias alone (then clamped and
@@ -208,10 +338,6 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
     const int total_h = (g.out_h - 1) * g.stride_h + (g.filter_h - 1) * g.dilation_h + 1 - g.in_h;
     const int total_w = (g.out_w - 1) * g.stride_w + (g.filter_w - 1) * g.dilation_w + 1 - g.in_w;
     if (total_h < 0 || total_w < 0) g.pad_top = g.pad_left = 1 << 29;  // no tap inside the image
-  }
-  if (ctx.has_input(2) && ctx.input(2).num_elements() != g.out_c) {
-    return ctx.Error("bias has " + std::to_string(ctx.input(2).num_elements()) + " elements for " +
-                     std::to_string(g.out_c) + " output channels");
   }
   const int in_t = ctx.input_index(0), w_t = ctx.input_index(1), out_t = ctx.output_index(0);
   const int b_t = ctx.has_input(2) ? ctx.input_index(2) : kNoTensor;
@@ -289,6 +415,7 @@ Result<EvalFn> PrepareFullyConnected(const PrepareContext& ctx) {
   }
   const int in_t = ctx.input_index(0), w_t = ctx.input_index(1), out_t = ctx.output_index(0);
   const int b_t = ctx.has_input(2) ? ctx.input_index(2) : kNoTensor;
+  if (IsHybrid(ctx)) return PrepareHybridFullyConnected(ctx, s);
   if (in.dtype == DType::kFloat32) {
     if (w.dtype != DType::kFloat32 || out.dtype != DType::kFloat32 ||
         (b_t != kNoTensor && ctx.input(2).dtype != DType::kFloat32)) {

@@ -14,6 +14,7 @@
 #include "qaudit/executor.h"
 #include "qaudit/tflite.h"
 #include "support/fixtures.h"
+#include "support/oracle_compare.h"
 #include "support/tflite_oracle.h"
 
 namespace qaudit {
@@ -67,18 +68,6 @@ HostTensor ImageInput(const Tensor& t, const std::string& path) {
   return h;
 }
 
-// The model with every operator output (plus the original outputs) as a graph output.
-Graph ExposeAllLayers(Graph g) {
-  std::vector<int> outputs;
-  for (const Operator& op : g.operators) outputs.insert(outputs.end(), op.outputs.begin(), op.outputs.end());
-  for (int t : g.outputs) {
-    if (std::find(outputs.begin(), outputs.end(), t) == outputs.end()) outputs.push_back(t);
-  }
-  g.outputs = outputs;
-  g.signatures.clear();  // they list the original outputs only
-  return g;
-}
-
 class FixtureOracleTest : public ::testing::TestWithParam<std::tuple<int, Numerics>> {
  protected:
   void SetUp() override {
@@ -97,15 +86,7 @@ TEST_P(FixtureOracleTest, EveryLayerMatchesTflite) {
   auto read = ReadTfliteFile(testing::Fixture(model.path));
   ASSERT_TRUE(read.ok()) << read.status().message();
   RepairGraph(*read);  // person_detect: TFLite loads only the repaired copy
-  const Graph graph = ExposeAllLayers(std::move(read).value());
-  auto executor = Executor::Create(graph, {numerics, 1});
-  ASSERT_TRUE(executor.ok()) << executor.status().message();
-
-  const fs::path dir = fs::temp_directory_path() / ("qaudit_fixture_oracle_" + std::to_string(getpid()));
-  fs::create_directories(dir);
-  const std::string model_file = (dir / "model.tflite").string();
-  ASSERT_TRUE(WriteTfliteFile(graph, model_file).ok());
-
+  const Graph graph = testing::ExposeAllLayers(std::move(read).value());
   std::vector<std::vector<HostTensor>> cases;
   for (uint64_t seed : {1u, 2u}) {
     std::vector<HostTensor> inputs;
@@ -113,55 +94,8 @@ TEST_P(FixtureOracleTest, EveryLayerMatchesTflite) {
     cases.push_back(inputs);
   }
   for (const char* image : model.images) cases.push_back({ImageInput(graph.tensors[graph.inputs[0]], testing::Fixture(image))});
-
-  for (size_t c = 0; c < cases.size(); ++c) {
-    SCOPED_TRACE("input case " + std::to_string(c));
-    std::vector<std::string> input_files;
-    for (size_t k = 0; k < cases[c].size(); ++k) {
-      input_files.push_back((dir / ("in" + std::to_string(k) + ".npy")).string());
-      ASSERT_TRUE(WriteNpy(input_files.back(), cases[c][k]).ok());
-    }
-    auto reply = oracle_->Run(model_file, input_files, (dir / "out").string(), numerics == Numerics::kXnnpack);
-    ASSERT_TRUE(reply.ok()) << reply.status().message();
-    ASSERT_TRUE(reply->ok) << reply->error;
-    auto ours = (*executor)->Run(cases[c]);
-    ASSERT_TRUE(ours.ok()) << ours.status().message();
-    ASSERT_EQ(ours->size(), reply->outputs.size());
-    for (size_t k = 0; k < ours->size(); ++k) {
-      auto theirs = ReadNpy(reply->outputs[k].file);
-      ASSERT_TRUE(theirs.ok()) << theirs.status().message();
-      const HostTensor& mine = (*ours)[k];
-      ASSERT_EQ(mine.bytes.size(), theirs->bytes.size());
-      const Tensor& t = graph.tensors[graph.outputs[k]];
-      int64_t mismatches = 0, first = -1;
-      const int64_t n = mine.num_elements();
-      for (int64_t i = 0; i < n; ++i) {
-        bool same;
-        if (t.dtype == DType::kFloat32) {
-          // Float kernels may sum in another order than TFLite: equal to float rounding.
-          const float a = mine.data<float>()[i], b = theirs->data<float>()[i];
-          same = std::abs(a - b) <= 1e-5f * std::max(1.0f, std::abs(b));
-        } else {
-          same = std::memcmp(&mine.bytes[i * DTypeSize(t.dtype)], &theirs->bytes[i * DTypeSize(t.dtype)], DTypeSize(t.dtype)) == 0;
-        }
-        if (!same && first < 0) first = i;
-        mismatches += !same;
-      }
-      if (mismatches > 0) {
-        // The first layer that differs is the one to look at; later ones inherit its error.
-        size_t op = 0;
-        while (op < graph.operators.size() &&
-               std::find(graph.operators[op].outputs.begin(), graph.operators[op].outputs.end(), graph.outputs[k]) ==
-                   graph.operators[op].outputs.end()) {
-          ++op;
-        }
-        FAIL() << model.path << ": output of operator " << op << " ("
-               << (op < graph.operators.size() ? OpName(graph.operators[op].kind) : "?") << ") tensor '" << t.name
-               << "': " << mismatches << " of " << n << " elements differ; first at " << first;
-      }
-    }
-  }
-  fs::remove_all(dir);
+  const testing::OracleComparison result = testing::CompareWithOracle(*oracle_, graph, cases, numerics);
+  EXPECT_TRUE(result.ok) << model.path << ": " << result.message;
 }
 
 // TFLite refuses person_detect as distributed (1-D biases with quantized_dimension 3);

@@ -1,0 +1,36 @@
+// Turning a --data / --calibration spec into the batch a model's input takes.
+#ifndef QAUDIT_SRC_CLI_MODEL_DATA_H_
+#define QAUDIT_SRC_CLI_MODEL_DATA_H_
+
+#include <string>
+#include <vector>
+
+#include "qaudit/data.h"
+#include "qaudit/graph.h"
+
+namespace qaudit::cli {
+
+struct ModelData {
+  Dataset dataset;                 // as loaded (labels, class names)
+  std::vector<HostTensor> inputs;  // one batch per graph input, as Executor::RunBatch takes
+};
+
+// Loads `spec` (LoadDataset's syntax) with `preprocess` (ParsePreprocess's syntax) and fits
+// it to the graph's single input.
+inline Result<ModelData> LoadModelData(const Graph& graph, const std::string& spec, const std::string& preprocess) {
+  if (graph.inputs.size() != 1) {
+    return Status::Unsupported("the model has " + std::to_string(graph.inputs.size()) +
+                               " inputs; datasets can feed single-input models only");
+  }
+  QAUDIT_ASSIGN_OR_RETURN(Preprocess pre, ParsePreprocess(preprocess));
+  ModelData data;
+  QAUDIT_ASSIGN_OR_RETURN(data.dataset, LoadDataset(spec, pre));
+  const Tensor& t = graph.tensors[graph.inputs[0]];
+  QAUDIT_ASSIGN_OR_RETURN(HostTensor batch, FitToInput(data.dataset, InputSpec{t.name, t.dtype, t.shape, t.quant}, pre));
+  data.inputs.push_back(std::move(batch));
+  return data;
+}
+
+}  // namespace qaudit::cli
+
+#endif  // QAUDIT_SRC_CLI_MODEL_DATA_H_
