@@ -3,9 +3,9 @@
 //
 // Statistics are collected once (per-sample min/max of every tensor, and optionally
 // histograms) and any calibrator can then pick ranges from them, so an audit that compares
-// calibrators runs the float model only once or twice. Results do not depend on the number
-// of threads: histograms are built over the global range found in a first pass and merged by
-// addition.
+// calibrators runs the float model once (twice when the activations exceed a memory
+// budget). Results do not depend on the number of threads: histograms are built over the
+// global range found first and merged by addition.
 #ifndef QAUDIT_CALIBRATE_H_
 #define QAUDIT_CALIBRATE_H_
 
@@ -55,7 +55,10 @@ struct CollectOptions {
   bool histograms = true;  // needed by kPercentile, kMse and kEntropy
   int bins = 2048;
   int num_threads = 2;
-  ProgressFn progress;  // (samples done, samples total) over both passes
+  // Activations of all samples up to this size are kept from the first run to build the
+  // histograms; beyond it the model runs a second time instead.
+  int64_t memory_budget_bytes = int64_t{1} << 30;
+  ProgressFn progress;  // (samples done, samples total) over all runs
 };
 
 class CalibrationStatistics {

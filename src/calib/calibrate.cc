@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
+#include <thread>
 
 #include "calib/range_search.h"
 
@@ -99,13 +101,21 @@ Result<CalibrationStatistics> CalibrationStatistics::Collect(const Graph& float_
   const int workers = exec_options.num_threads;
   const size_t num_tensors = impl->tensors.size();
   const int64_t samples = inputs.empty() ? 1 : inputs[0].shape[0];
-  const int passes = options.histograms ? 2 : 1;
+  // Pass 1: per-sample min and max of every observed tensor. When the activations of all
+  // samples fit the memory budget they are kept, so that the histograms need no second run.
+  int64_t bytes_per_sample = 0;
+  std::vector<int64_t> offset_in_sample;
+  for (int t : impl->tensors) {
+    offset_in_sample.push_back(bytes_per_sample);
+    bytes_per_sample += float_graph.tensors[t].num_elements() * static_cast<int64_t>(sizeof(float));
+  }
+  const bool keep = options.histograms && bytes_per_sample * samples <= options.memory_budget_bytes;
+  std::vector<float> kept(keep ? bytes_per_sample / sizeof(float) * samples : 0);
+  const int passes = options.histograms && !keep ? 2 : 1;
   auto pass_progress = [&](int pass) -> ProgressFn {
     if (!options.progress) return {};
     return [&, pass](int64_t done, int64_t total) { options.progress(pass * total + done, passes * total); };
   };
-
-  // Pass 1: per-sample min and max of every observed tensor.
   impl->sample_min.assign(samples * num_tensors, std::numeric_limits<float>::infinity());
   impl->sample_max.assign(samples * num_tensors, -std::numeric_limits<float>::infinity());
   std::vector<int64_t> nans(workers, 0);
@@ -115,6 +125,9 @@ Result<CalibrationStatistics> CalibrationStatistics::Collect(const Graph& float_
       const int t = impl->tensors[k];
       const float* v = static_cast<const float*>(data[t]);
       const int64_t n = float_graph.tensors[t].num_elements();
+      if (keep) {
+        std::memcpy(&kept[(sample * bytes_per_sample + offset_in_sample[k]) / sizeof(float)], v, n * sizeof(float));
+      }
       float lo = std::numeric_limits<float>::infinity(), hi = -lo;
       int64_t nan = 0;
       for (int64_t i = 0; i < n; ++i) {
@@ -154,32 +167,50 @@ Result<CalibrationStatistics> CalibrationStatistics::Collect(const Graph& float_
   }
   if (!options.histograms) return CalibrationStatistics(std::move(impl));
 
-  // Pass 2: histograms over the global ranges, one set per worker, merged by addition.
-  std::vector<std::vector<calib::Histogram>> hist(workers), abs_hist(workers);
-  for (int w = 0; w < workers; ++w) {
-    for (size_t k = 0; k < num_tensors; ++k) {
-      const FloatRange r = impl->global[k];
-      hist[w].emplace_back(r.min, r.max, options.bins);
-      abs_hist[w].emplace_back(0.0f, std::max(std::fabs(r.min), std::fabs(r.max)), options.bins);
-    }
+  // Histograms over the global ranges: of x (percentile, MSE) and of |x| (entropy).
+  for (size_t k = 0; k < num_tensors; ++k) {
+    const FloatRange r = impl->global[k];
+    impl->histograms.emplace_back(r.min, r.max, options.bins);
+    impl->abs_histograms.emplace_back(0.0f, std::max(std::fabs(r.min), std::fabs(r.max)), options.bins);
   }
+  auto add = [](calib::Histogram& hist, calib::Histogram& abs_hist, const float* v, int64_t n,
+                std::vector<float>& scratch) {
+    hist.Add(v, n);
+    scratch.resize(n);
+    for (int64_t i = 0; i < n; ++i) scratch[i] = std::fabs(v[i]);
+    abs_hist.Add(scratch.data(), n);
+  };
+  if (keep) {
+    // Each worker owns whole tensors, so no merging is needed.
+    std::vector<std::thread> pool;
+    for (int w = 0; w < workers; ++w) {
+      pool.emplace_back([&, w] {
+        std::vector<float> scratch;
+        for (size_t k = w; k < num_tensors; k += workers) {
+          const int64_t n = float_graph.tensors[impl->tensors[k]].num_elements();
+          for (int64_t s = 0; s < samples; ++s) {
+            add(impl->histograms[k], impl->abs_histograms[k],
+                &kept[(s * bytes_per_sample + offset_in_sample[k]) / sizeof(float)], n, scratch);
+          }
+        }
+      });
+    }
+    for (std::thread& t : pool) t.join();
+    return CalibrationStatistics(std::move(impl));
+  }
+  // Too many activations to keep: run the model again, one set of histograms per worker,
+  // merged by addition.
+  std::vector<std::vector<calib::Histogram>> hist(workers, impl->histograms), abs_hist(workers, impl->abs_histograms);
   std::vector<std::vector<float>> scratch(workers);
   auto observe_histogram = [&](int worker, int64_t, const std::vector<const void*>& data) {
     for (size_t k = 0; k < num_tensors; ++k) {
       const int t = impl->tensors[k];
-      const float* v = static_cast<const float*>(data[t]);
-      const int64_t n = float_graph.tensors[t].num_elements();
-      hist[worker][k].Add(v, n);
-      std::vector<float>& abs = scratch[worker];
-      abs.resize(n);
-      for (int64_t i = 0; i < n; ++i) abs[i] = std::fabs(v[i]);
-      abs_hist[worker][k].Add(abs.data(), n);
+      add(hist[worker][k], abs_hist[worker][k], static_cast<const float*>(data[t]), float_graph.tensors[t].num_elements(),
+          scratch[worker]);
     }
   };
   QAUDIT_RETURN_IF_ERROR(executor->RunBatch(inputs, pass_progress(1), observe_histogram).status());
-  impl->histograms = std::move(hist[0]);
-  impl->abs_histograms = std::move(abs_hist[0]);
-  for (int w = 1; w < workers; ++w) {
+  for (int w = 0; w < workers; ++w) {
     for (size_t k = 0; k < num_tensors; ++k) {
       impl->histograms[k].Merge(hist[w][k]);
       impl->abs_histograms[k].Merge(abs_hist[w][k]);

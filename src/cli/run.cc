@@ -11,6 +11,8 @@
 #include <string>
 
 #include "cli/cli.h"
+#include "cli/progress.h"
+#include "cli/values.h"
 #include "qaudit/data.h"
 #include "qaudit/executor.h"
 #include "qaudit/tflite.h"
@@ -71,31 +73,6 @@ Result<HostTensor> LoadInput(const std::string& spec, const Tensor& input, const
   Preprocess fit = preprocess;
   fit.raw = fit.raw || (!preprocess_given && data.samples.dtype == DType::kUInt8 && input.dtype == DType::kInt8);
   return FitToInput(data, {input.name, input.dtype, input.shape, input.quant}, fit);
-}
-
-std::vector<float> Dequantized(const HostTensor& t, const Tensor& spec, int64_t begin, int64_t count) {
-  std::vector<float> v(count);
-  const float scale = spec.quant.scale.empty() ? 1.0f : spec.quant.scale[0];
-  const float zp = static_cast<float>(spec.quant.zero_point_at(0));
-  for (int64_t i = 0; i < count; ++i) {
-    switch (t.dtype) {
-      case DType::kFloat32: v[i] = t.data<float>()[begin + i]; break;
-      case DType::kInt8: v[i] = (t.data<int8_t>()[begin + i] - zp) * scale; break;
-      case DType::kUInt8: v[i] = (t.data<uint8_t>()[begin + i] - zp) * scale; break;
-      case DType::kInt16: v[i] = (t.data<int16_t>()[begin + i] - zp) * scale; break;
-      case DType::kInt32: v[i] = static_cast<float>(t.data<int32_t>()[begin + i]); break;
-      default: v[i] = 0; break;
-    }
-  }
-  return v;
-}
-
-void DrawProgress(int64_t done, int64_t total) {
-  const int width = 40;
-  const int filled = total ? static_cast<int>(width * done / total) : width;
-  std::fprintf(stderr, "\r[%s%s] %lld/%lld", std::string(filled, '#').c_str(), std::string(width - filled, ' ').c_str(),
-               static_cast<long long>(done), static_cast<long long>(total));
-  if (done == total) std::fputc('\n', stderr);
 }
 
 }  // namespace
@@ -176,7 +153,8 @@ int Run(int argc, char** argv) {
   const Graph& eg = (*executor)->graph();
   const bool show_progress = !quiet && isatty(STDERR_FILENO);
   const auto start = std::chrono::steady_clock::now();
-  auto outputs = (*executor)->RunBatch(inputs, show_progress ? ProgressFn(DrawProgress) : ProgressFn());
+  ProgressBar bar("running", "samples", show_progress);
+  auto outputs = (*executor)->RunBatch(inputs, bar.AsCallback());
   if (!outputs.ok()) return Fail("run", outputs.status());
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   const int64_t samples = outputs->empty() ? 0 : (*outputs)[0].shape[0];
@@ -207,7 +185,7 @@ int Run(int argc, char** argv) {
     const Tensor& spec = eg.tensors[eg.outputs[0]];
     const int64_t per_sample = samples ? out.num_elements() / samples : 0;
     for (int64_t s = 0; s < std::min<int64_t>(samples, 10); ++s) {
-      auto v = Dequantized(out, spec, s * per_sample, per_sample);
+      auto v = RealValues(out, spec.quant, s * per_sample, per_sample);
       std::vector<int> order(v.size());
       std::iota(order.begin(), order.end(), 0);
       const int k = std::min<int>(top, static_cast<int>(order.size()));

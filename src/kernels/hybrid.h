@@ -103,12 +103,13 @@ struct HybridFullyConnectedParams {
   float act_min, act_max;
 };
 
-// TFLite's EvalHybridDense with the portable MatrixBatchVectorMultiplyAccumulate: the
-// output starts as the bias; an input that is zero everywhere skips the products; the
-// asymmetric correction is done in float and truncated back to int32
-// (dot -= row_sum * float(zero_point)); per-tensor weights fold s_w into the row scale
-// first, per-channel weights multiply s_in * s_w per output; then ReLU-style activations
-// written as max(lo, min(v, hi)).
+// TFLite's EvalHybridDense: the output starts as the bias; an input that is zero
+// everywhere skips the products; the asymmetric correction dot - row_sum * zero_point is
+// done in int32 (measured: some portable versions do it in float and truncate, which
+// differs once |dot| > 2^24; TFLite 2.12's oracle build does not); per-tensor weights fold
+// s_w into the row scale first (per-channel weights multiply s_in * s_w per output, but
+// TFLite 2.12 ignores per-channel scales, so Prepare refuses them); then ReLU-style
+// activations written as max(lo, min(v, hi)).
 inline void HybridFullyConnected(const HybridFullyConnectedParams& p, const float* x, const int16_t* w16,
                                  const float* bias, float* y) {
   const FullyConnectedShape& s = p.shape;
@@ -129,8 +130,8 @@ inline void HybridFullyConnected(const HybridFullyConnectedParams& p, const floa
     for (int o = 0; o < s.out; ++o) {
       int32_t dot = DotInt16(q.data(), w16 + static_cast<int64_t>(o) * s.in, s.in);
       if (p.asymmetric_inputs) {
-        dot = static_cast<int32_t>(static_cast<float>(dot) -
-                                   static_cast<float>(p.row_sums[o]) * static_cast<float>(rq.zero_point));
+        dot = static_cast<int32_t>(static_cast<uint32_t>(dot) -
+                                   static_cast<uint32_t>(p.row_sums[o]) * static_cast<uint32_t>(rq.zero_point));
       }
       const float scale = per_channel ? row_scale * p.weight_scales[o] : row_scale;
       yb[o] += static_cast<float>(dot) * scale;

@@ -1,5 +1,6 @@
 // The methods that change only constants: dynamic range (int8 weights, float activations)
 // and float16 (half-precision weights).
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/quantize.h"
@@ -23,13 +24,25 @@ int AddTensor(QuantizedModel& m, Tensor t, int source) {
   return static_cast<int>(m.graph.tensors.size()) - 1;
 }
 
-// The operator versions TFLite's resolver needs for hybrid kernels.
-int32_t HybridOpVersion(OpKind kind) {
-  switch (kind) {
-    case OpKind::kFullyConnected: return 9;  // asymmetric_quantize_inputs
-    case OpKind::kConv2D: return 5;          // per-channel hybrid
-    default: return 6;                       // DEPTHWISE_CONV_2D per-channel hybrid
+// The operator versions TFLite's converter records for hybrid kernels (op_version.cc).
+int32_t HybridOpVersion(const Operator& op, bool per_channel) {
+  switch (op.kind) {
+    case OpKind::kFullyConnected: {
+      const FullyConnectedOptions& o = op.opts<FullyConnectedOptions>();
+      return o.keep_num_dims ? 5 : o.asymmetric_quantize_inputs ? 9 : 3;
+    }
+    case OpKind::kConv2D: return per_channel ? 5 : 2;
+    default: return per_channel ? 6 : 4;
   }
+}
+
+// The weight axis TFLite 2.12's hybrid kernels can run: CONV_2D per channel or per tensor,
+// DEPTHWISE_CONV_2D per channel only (with one scale it reads past the scale array),
+// FULLY_CONNECTED per tensor only (a per-channel one silently computes act(bias)).
+int HybridAxis(OpKind kind, WeightGranularity granularity) {
+  if (kind == OpKind::kDepthwiseConv2D) return 3;
+  if (kind == OpKind::kConv2D && granularity != WeightGranularity::kPerTensor) return 0;
+  return -1;
 }
 
 }  // namespace
@@ -52,11 +65,12 @@ Result<QuantizedModel> QuantizeDynamic(const Graph& float_graph, const QuantizeO
                         std::to_string(options.dynamic_min_elements));
       continue;
     }
-    int axis = -1;
-    if (options.granularity != WeightGranularity::kPerTensor) {
-      if (op.kind == OpKind::kConv2D) axis = 0;
-      if (op.kind == OpKind::kDepthwiseConv2D) axis = 3;
-      if (op.kind == OpKind::kFullyConnected && options.granularity == WeightGranularity::kPerChannel) axis = 0;
+    const int axis = HybridAxis(op.kind, options.granularity);
+    if ((op.kind == OpKind::kFullyConnected && options.granularity == WeightGranularity::kPerChannel) ||
+        (op.kind == OpKind::kDepthwiseConv2D && options.granularity == WeightGranularity::kPerTensor)) {
+      m.notes.push_back("operator " + std::to_string(i) + " (" + OpName(op.kind) + "): weights kept " +
+                        (axis < 0 ? "per tensor" : "per channel") +
+                        ", the only granularity TFLite's hybrid kernel runs correctly");
     }
     const SymmetricWeights sw =
         QuantizeWeights(w.data_as<float>(), w.shape, axis, WeightHalfRanges(w.data_as<float>(), w.shape, axis));
@@ -64,17 +78,22 @@ Result<QuantizedModel> QuantizeDynamic(const Graph& float_graph, const QuantizeO
     q.dtype = DType::kInt8;
     q.quant = {};
     q.quant.scale = sw.scales;
-    q.quant.zero_point.assign(sw.scales.size(), 0);
+    // Per-channel scales that all agree make TFLite's CONV_2D pick its per-tensor kernel
+    // and read a scale that is not there: write the one scale.
+    const bool all_equal = std::all_of(sw.scales.begin(), sw.scales.end(), [&](float s) { return s == sw.scales[0]; });
+    if (op.kind == OpKind::kConv2D && all_equal) q.quant.scale.resize(1);
+    q.quant.zero_point.assign(q.quant.scale.size(), 0);
     q.quant.quantized_dimension = std::max(axis, 0);
     q.data.assign(reinterpret_cast<const uint8_t*>(sw.values.data()),
                   reinterpret_cast<const uint8_t*>(sw.values.data()) + sw.values.size());
+    const bool per_channel = q.quant.scale.size() > 1;
     op.inputs[1] = AddTensor(m, std::move(q), op.inputs[1]);
-    op.version = std::max(op.version, HybridOpVersion(op.kind));
     if (op.kind == OpKind::kFullyConnected) {
       // The MLIR converter's choice for FULLY_CONNECTED: inputs quantized per row with a
       // zero point, which keeps one-sided activations (after ReLU) at full resolution.
       std::get<FullyConnectedOptions>(op.options).asymmetric_quantize_inputs = true;
     }
+    op.version = std::max(op.version, HybridOpVersion(op, per_channel));
   }
   return m;
 }

@@ -68,15 +68,7 @@ HostTensor ImageInput(const Tensor& t, const std::string& path) {
   return h;
 }
 
-class FixtureOracleTest : public ::testing::TestWithParam<std::tuple<int, Numerics>> {
- protected:
-  void SetUp() override {
-    std::string error;
-    oracle_ = testing::SharedOracle(&error);
-    ASSERT_NE(oracle_, nullptr) << error;
-  }
-  testing::TfliteOracle* oracle_ = nullptr;
-};
+class FixtureOracleTest : public testing::WithOracle<::testing::TestWithParam<std::tuple<int, Numerics>>> {};
 
 TEST_P(FixtureOracleTest, EveryLayerMatchesTflite) {
   QAUDIT_REQUIRE_FIXTURES();

@@ -36,6 +36,7 @@
 #include "qaudit/data.h"
 #include "qaudit/executor.h"
 #include "qaudit/tflite.h"
+#include "support/oracle_compare.h"
 #include "support/tflite_oracle.h"
 
 namespace qaudit {
@@ -204,15 +205,7 @@ std::string TfliteReason(const std::string& error) {
   return Reason(error);
 }
 
-class SingleOpOracleTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string error;
-    oracle_ = testing::SharedOracle(&error);
-    ASSERT_NE(oracle_, nullptr) << error;
-  }
-  testing::TfliteOracle* oracle_ = nullptr;
-};
+class SingleOpOracleTest : public testing::WithOracle<> {};
 
 TEST_F(SingleOpOracleTest, RandomSingleOpModelsMatchTflite) {
   ASSERT_NE(oracle_, nullptr);

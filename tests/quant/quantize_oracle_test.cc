@@ -118,18 +118,13 @@ std::vector<MethodCase> MethodCases() {
   dynamic.method = QuantMethod::kDynamic;
   dynamic.dynamic_min_elements = 0;  // hello_world's weights are all smaller than 1024
   cases.push_back({"dynamic", dynamic});
+  QuantizeOptions dynamic_per_tensor = dynamic;
+  dynamic_per_tensor.granularity = WeightGranularity::kPerTensor;
+  cases.push_back({"dynamic_per_tensor", dynamic_per_tensor});
   return cases;
 }
 
-class QuantizedModelOracleTest : public ::testing::TestWithParam<std::tuple<int, int, Numerics>> {
- protected:
-  void SetUp() override {
-    std::string error;
-    oracle_ = testing::SharedOracle(&error);
-    ASSERT_NE(oracle_, nullptr) << error;
-  }
-  testing::TfliteOracle* oracle_ = nullptr;
-};
+class QuantizedModelOracleTest : public testing::WithOracle<::testing::TestWithParam<std::tuple<int, int, Numerics>>> {};
 
 TEST_P(QuantizedModelOracleTest, LoadsInTfliteAndMatchesEveryLayer) {
   const auto& [model, method_index, numerics] = GetParam();

@@ -4,6 +4,8 @@
 #ifndef QAUDIT_TESTS_SUPPORT_ORACLE_COMPARE_H_
 #define QAUDIT_TESTS_SUPPORT_ORACLE_COMPARE_H_
 
+#include <gtest/gtest.h>
+
 #include <string>
 #include <vector>
 
@@ -29,6 +31,20 @@ struct OracleComparison {
 OracleComparison CompareWithOracle(TfliteOracle& oracle, const Graph& graph,
                                    const std::vector<std::vector<HostTensor>>& cases, Numerics numerics,
                                    float float_tolerance = 1e-5f);
+
+// A test fixture holding the oracle process shared by the test binary; the test fails
+// (with the reason) when the oracle cannot start. Base is ::testing::Test or a
+// ::testing::TestWithParam<...>.
+template <typename Base = ::testing::Test>
+class WithOracle : public Base {
+ protected:
+  void SetUp() override {
+    std::string error;
+    oracle_ = SharedOracle(&error);
+    ASSERT_NE(oracle_, nullptr) << error;
+  }
+  TfliteOracle* oracle_ = nullptr;
+};
 
 }  // namespace qaudit::testing
 
