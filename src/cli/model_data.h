@@ -16,16 +16,24 @@ struct ModelData {
 };
 
 // Loads `spec` (LoadDataset's syntax) with `preprocess` (ParsePreprocess's syntax) and fits
-// it to the graph's single input.
+// it to the graph's single input. Images are resized to a 4-D input's height and width and
+// converted to its channels unless the preprocessing names a size.
 inline Result<ModelData> LoadModelData(const Graph& graph, const std::string& spec, const std::string& preprocess) {
   if (graph.inputs.size() != 1) {
     return Status::Unsupported("the model has " + std::to_string(graph.inputs.size()) +
                                " inputs; datasets can feed single-input models only");
   }
   QAUDIT_ASSIGN_OR_RETURN(Preprocess pre, ParsePreprocess(preprocess));
+  const Tensor& t = graph.tensors[graph.inputs[0]];
+  // Images of mixed sizes are brought to the model's input size unless the spec says otherwise.
+  if (pre.resize_height == 0 && t.shape.size() == 4) {
+    const bool nchw = pre.layout == Preprocess::Layout::kNCHW;
+    pre.resize_height = t.shape[nchw ? 2 : 1];
+    pre.resize_width = t.shape[nchw ? 3 : 2];
+    if (pre.channels == 0) pre.channels = t.shape[nchw ? 1 : 3];
+  }
   ModelData data;
   QAUDIT_ASSIGN_OR_RETURN(data.dataset, LoadDataset(spec, pre));
-  const Tensor& t = graph.tensors[graph.inputs[0]];
   QAUDIT_ASSIGN_OR_RETURN(HostTensor batch, FitToInput(data.dataset, InputSpec{t.name, t.dtype, t.shape, t.quant}, pre));
   data.inputs.push_back(std::move(batch));
   return data;

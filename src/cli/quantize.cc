@@ -69,6 +69,8 @@ options:
   --deny-ops LIST      keep these operators in float: op names or #index, comma-separated
                        (e.g. SOFTMAX,#3)
   --deny-tensors LIST  keep in float the operators producing these tensors (by name)
+  --min-elements N     dynamic: weight tensors with fewer elements stay float (default 1024,
+                       TFLite's; 0 quantizes all)
   --threads N          threads for the calibration run (default 2)
   --json               print the summary as JSON on stdout
   -o, --output FILE    where to write the quantized model (required)
@@ -126,6 +128,7 @@ int Quantize(int argc, char** argv) {
   const auto deny_ops = SplitList(args.Values("--deny-ops"));
   const auto deny_tensors = SplitList(args.Values("--deny-tensors"));
   const std::string threads = args.Value("--threads", "2");
+  const std::string min_elements = args.Value("--min-elements", "1024");
   const bool json = args.Flag("--json");
   std::string output = args.Value("--output");
   if (output.empty()) output = args.Value("-o");
@@ -154,6 +157,10 @@ int Quantize(int argc, char** argv) {
   options.input_type = *in_type;
   options.output_type = *out_type;
   options.deny_ops = deny_ops;
+  options.dynamic_min_elements = std::atoll(min_elements.c_str());
+  if (options.dynamic_min_elements < 0 || min_elements.find_first_not_of("0123456789") != std::string::npos) {
+    return Fail(kCommand, Status::InvalidArgument("--min-elements '" + min_elements + "' must be a count >= 0"));
+  }
   options.deny_tensors = deny_tensors;
   CalibratorSettings settings;
   const auto calibrator = CalibratorFromName(calibrator_name);

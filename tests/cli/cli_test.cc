@@ -6,7 +6,9 @@
 #include <array>
 #include <cstdio>
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <optional>
 
 #include "qaudit/data.h"
 #include "support/fixtures.h"
@@ -46,7 +48,7 @@ TEST_F(CliTest, HelpAndUsage) {
   auto help = RunCli("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("inspect MODEL"), std::string::npos);
-  for (const char* command : {"inspect", "run", "repair"}) {
+  for (const char* command : {"inspect", "run", "repair", "quantize", "dequantize", "compare"}) {
     auto r = RunCli(std::string(command) + " --help");
     EXPECT_EQ(r.exit_code, 0) << command;
     EXPECT_NE(r.output.find("usage: qaudit"), std::string::npos) << command;
@@ -122,6 +124,79 @@ TEST_F(CliTest, RepairWritesAModelWithoutWarnings) {
   auto again = RunCli("inspect " + fixed);
   EXPECT_EQ(again.exit_code, 0);
   EXPECT_EQ(again.output.find("warning"), std::string::npos);
+}
+
+// x in [0, 2pi] as hello_world's representative data: [n, 1] float32, with `bad` (NaN,
+// or a finite value) at index 3 when given.
+std::string WriteSineInputs(const fs::path& file, int n, std::optional<float> bad = std::nullopt) {
+  HostTensor x;
+  x.shape = {n, 1};
+  x.bytes.resize(n * 4);
+  for (int i = 0; i < n; ++i) x.data<float>()[i] = 6.2831853f * i / std::max(1, n - 1);
+  if (bad) x.data<float>()[3] = *bad;
+  EXPECT_TRUE(WriteNpy(file.string(), x).ok());
+  return file.string();
+}
+
+TEST_F(CliTest, QuantizeWritesALoadableModelForEveryMethod) {
+  QAUDIT_REQUIRE_FIXTURES();
+  const std::string model = testing::Fixture("tflite-micro/hello_world_float.tflite");
+  const std::string data = WriteSineInputs(dir_ / "x.npy", 100);
+  for (const char* method : {"int8", "int16x8", "dynamic", "float16"}) {
+    const bool calibrated = std::string(method) == "int8" || std::string(method) == "int16x8";
+    const std::string out = (dir_ / (std::string(method) + ".tflite")).string();
+    auto r = RunCli("quantize " + model + " --method " + method + (calibrated ? " --calibration " + data : "") +
+                    " --min-elements 0 -o " + out);
+    ASSERT_EQ(r.exit_code, 0) << method << ": " << r.output;
+    EXPECT_NE(r.output.find("wrote " + out), std::string::npos) << r.output;
+    auto compare = RunCli("compare --json " + model + " " + out + " --data " + data);
+    ASSERT_EQ(compare.exit_code, 0) << compare.output;
+    EXPECT_NE(compare.output.find("\"sqnr_db\""), std::string::npos) << compare.output;
+  }
+  auto json = RunCli("quantize " + model + " --method int8 --calibrator mse --calibration " + data + " --json -o " +
+                     (dir_ / "mse.tflite").string());
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  EXPECT_EQ(json.output.front(), '{');
+  EXPECT_NE(json.output.find("\"calibrator\":\"mse\""), std::string::npos) << json.output;
+}
+
+TEST_F(CliTest, QuantizeWritesNothingOnBadInput) {
+  QAUDIT_REQUIRE_FIXTURES();
+  const std::string model = testing::Fixture("tflite-micro/hello_world_float.tflite");
+  const fs::path out = dir_ / "out.tflite";
+  std::ofstream(out) << "keep me";
+  struct Case {
+    std::string args;
+    std::string expected;
+  } cases[] = {
+      {"--calibration " + WriteSineInputs(dir_ / "nan.npy", 10, NAN), "sample 3 element 0 is nan"},
+      {"--calibration " + WriteSineInputs(dir_ / "empty.npy", 0), "no samples"},
+      {"--calibration " + WriteSineInputs(dir_ / "inf.npy", 10, INFINITY), "is inf"},
+      {"--calibration " + (dir_ / "missing.npy").string(), "missing.npy"},
+      {"", "needs --calibration"},
+      {"--calibration fmnist", "shape"},
+      {"--calibration " + WriteSineInputs(dir_ / "ok.npy", 10) + " --calibrator median", "--calibrator 'median'"},
+      {"--calibration " + (dir_ / "ok.npy").string() + " --deny-ops LSTM", "no operator is 'LSTM'"},
+      {"--calibration " + (dir_ / "ok.npy").string() + " --input-type int4", "--input-type 'int4'"},
+  };
+  for (const Case& c : cases) {
+    auto r = RunCli("quantize " + model + " --method int8 " + c.args + " -o " + out.string());
+    EXPECT_EQ(r.exit_code, 2) << c.args << ": " << r.output;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << ": " << r.output;
+    std::ifstream in(out);
+    std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(kept, "keep me") << c.args;
+  }
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir_), fs::directory_iterator()), 5);  // out + 4 inputs: no stray temporaries
+}
+
+TEST_F(CliTest, DequantizeMakesAFloatModel) {
+  QAUDIT_REQUIRE_FIXTURES();
+  const std::string out = (dir_ / "float.tflite").string();
+  auto r = RunCli("dequantize " + testing::Fixture("tflite-micro/hello_world_int8.tflite") + " -o " + out);
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  auto inspect = RunCli("inspect " + out);
+  EXPECT_EQ(inspect.output.find("int8"), std::string::npos) << inspect.output;
 }
 
 }  // namespace
