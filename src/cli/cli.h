@@ -39,6 +39,9 @@ int Repair(int argc, char** argv);
 int Quantize(int argc, char** argv);
 int Dequantize(int argc, char** argv);
 int Compare(int argc, char** argv);
+int Train(int argc, char** argv);
+int Qat(int argc, char** argv);
+int Search(int argc, char** argv);
 
 }  // namespace qaudit::cli
 

@@ -84,6 +84,10 @@ commands:
   dequantize MODEL ... make a float model from a quantized one
   compare A B ...      compare two models' outputs on the same data (argmax agreement,
                        errors, SQNR, accuracy with labels)
+  train --arch NAME    train a zoo model (cnn, mobilenet, mlp) on Fashion-MNIST; writes
+                       a float .tflite
+  qat MODEL ...        quantization-aware training, exported as an int8 .tflite
+  search MODEL ...     search calibrators and clipping ranges on held-out data
   repair MODEL OUT     write a copy of MODEL with the problems that `inspect` reports
                        as repairable fixed (e.g. stray quantized_dimension on biases)
 
@@ -108,6 +112,9 @@ int main(int argc, char** argv) {
   if (command == "quantize") return Quantize(argc, argv);
   if (command == "dequantize") return Dequantize(argc, argv);
   if (command == "compare") return Compare(argc, argv);
+  if (command == "train") return Train(argc, argv);
+  if (command == "qat") return Qat(argc, argv);
+  if (command == "search") return Search(argc, argv);
   std::fprintf(stderr, "qaudit: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitBadInput;
 }

@@ -19,16 +19,18 @@ class ProgressBar {
   ProgressBar(std::string what, std::string unit, bool enabled = isatty(STDERR_FILENO))
       : what_(std::move(what)), unit_(std::move(unit)), enabled_(enabled), start_(Clock::now()) {}
 
-  void Update(int64_t done, int64_t total) {
+  // `extra` is shown after the counts, e.g. "loss 0.4123".
+  void Update(int64_t done, int64_t total, const std::string& extra = "") {
     if (!enabled_ || finished_) return;
     const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
     const double rate = seconds > 0 ? done / seconds : 0.0;
     const double left = rate > 0 ? (total - done) / rate : 0.0;
     constexpr int kWidth = 30;
     const int filled = total > 0 ? static_cast<int>(kWidth * done / total) : kWidth;
-    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld %s, %.0f/s, %s left ", what_.c_str(), std::string(filled, '#').c_str(),
-                 std::string(kWidth - filled, ' ').c_str(), static_cast<long long>(done),
-                 static_cast<long long>(total), unit_.c_str(), rate, Duration(left).c_str());
+    std::fprintf(stderr, "\r%s [%s%s] %lld/%lld %s, %.0f/s, %s left%s%s ", what_.c_str(),
+                 std::string(filled, '#').c_str(), std::string(kWidth - filled, ' ').c_str(),
+                 static_cast<long long>(done), static_cast<long long>(total), unit_.c_str(), rate,
+                 Duration(left).c_str(), extra.empty() ? "" : ", ", extra.c_str());
     if (done >= total) {
       std::fprintf(stderr, "\n");
       finished_ = true;

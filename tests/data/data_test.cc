@@ -39,7 +39,7 @@ HostTensor Make(DType dtype, Shape shape, const std::vector<T>& values) {
   t.dtype = dtype;
   t.shape = std::move(shape);
   t.bytes.resize(values.size() * sizeof(T));
-  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  if (!values.empty()) std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
   return t;
 }
 
