@@ -22,56 +22,73 @@ namespace {
 using train::Array;
 using train::ThreadPool;
 
-// Rounds x to a grid of `levels` steps over [lo, hi]; the gradient passes where x is in
+// Rounds x to a grid of 256 steps over [lo, hi]; the gradient passes where x is in
 // range (straight-through estimator).
 class FakeQuant : public train::Transform {
  public:
   // channel_axis -1: one range for the tensor, from a moving min/max; otherwise symmetric
-  // per-channel ranges from each channel's max |w|.
+  // per-channel ranges from each channel's max |w|, channels along axis 0 or the last axis.
   explicit FakeQuant(int channel_axis) : channel_axis_(channel_axis) {}
 
   void Forward(const Array& x, Array& y, bool training, ThreadPool& pool) override {
-    const int64_t channels = channel_axis_ < 0 ? 1 : x.shape[channel_axis_];
-    const int64_t inner = channel_axis_ == 0 ? x.size() / channels : 1;
-    lo_.assign(channels, 0.0f);
-    hi_.assign(channels, 0.0f);
     if (channel_axis_ < 0) {
-      if (training) {
-        const auto [mn, mx] = std::minmax_element(x.data.begin(), x.data.end());
-        moving_lo_ = seen_ ? 0.99f * moving_lo_ + 0.01f * std::min(*mn, 0.0f) : std::min(*mn, 0.0f);
-        moving_hi_ = seen_ ? 0.99f * moving_hi_ + 0.01f * std::max(*mx, 0.0f) : std::max(*mx, 0.0f);
-        seen_ = true;
-      }
-      lo_[0] = moving_lo_, hi_[0] = moving_hi_;
+      if (training) UpdateMovingRange(x, pool);
+      lo_ = {moving_lo_};
+      hi_ = {moving_hi_};
     } else {
-      for (int64_t i = 0; i < x.size(); ++i) {
-        const int64_t c = channel_axis_ == 0 ? i / inner : i % channels;
-        hi_[c] = std::max(hi_[c], std::fabs(x.data[i]));
-      }
+      const int64_t channels = x.shape[channel_axis_];
+      hi_.assign(channels, 0.0f);
+      ForEachRun(x, pool, [&](int64_t begin, int64_t end, int64_t c) {
+        for (int64_t i = begin; i < end; ++i) hi_[c] = std::max(hi_[c], std::fabs(x.data[i]));
+      });
+      lo_.resize(channels);
       for (int64_t c = 0; c < channels; ++c) lo_[c] = -hi_[c];
     }
-    pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int) {
+    ForEachRun(x, pool, [&](int64_t begin, int64_t end, int64_t c) {
+      const float lo = lo_[c], hi = hi_[c];
+      const float scale = std::max(hi - lo, 1e-8f) / 255.0f, inv_scale = 1.0f / scale;
       for (int64_t i = begin; i < end; ++i) {
-        const int64_t c = channel_axis_ < 0 ? 0 : channel_axis_ == 0 ? i / inner : i % channels;
-        const float scale = std::max(hi_[c] - lo_[c], 1e-8f) / 255.0f;
-        const float v = std::min(std::max(x.data[i], lo_[c]), hi_[c]);
-        y.data[i] = lo_[c] + std::nearbyint((v - lo_[c]) / scale) * scale;
+        const float v = std::min(std::max(x.data[i], lo), hi);
+        y.data[i] = lo + std::nearbyint((v - lo) * inv_scale) * scale;
       }
     });
   }
 
   void Backward(const Array& x, const Array& dy, Array& dx, ThreadPool& pool) override {
-    const int64_t channels = lo_.size();
-    const int64_t inner = channel_axis_ == 0 ? x.size() / channels : 1;
-    pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int) {
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t c = channel_axis_ < 0 ? 0 : channel_axis_ == 0 ? i / inner : i % channels;
-        dx.data[i] = x.data[i] >= lo_[c] && x.data[i] <= hi_[c] ? dy.data[i] : 0.0f;
-      }
+    ForEachRun(x, pool, [&](int64_t begin, int64_t end, int64_t c) {
+      const float lo = lo_[c], hi = hi_[c];
+      for (int64_t i = begin; i < end; ++i) dx.data[i] = x.data[i] >= lo && x.data[i] <= hi ? dy.data[i] : 0.0f;
     });
   }
 
  private:
+  // Calls fn(begin, end, channel) over runs of elements sharing a channel; runs of one
+  // channel (per-channel along the last axis) are parallel, distinct channels are not.
+  template <typename Fn>
+  void ForEachRun(const Array& x, ThreadPool& pool, Fn fn) {
+    if (channel_axis_ < 0) {
+      pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int) { fn(begin, end, 0); });
+    } else if (channel_axis_ == 0) {
+      const int64_t inner = x.size() / x.shape[0];
+      for (int64_t c = 0; c < x.shape[0]; ++c) fn(c * inner, (c + 1) * inner, c);
+    } else {
+      const int64_t channels = x.shape.back();
+      for (int64_t i = 0; i < x.size(); ++i) fn(i, i + 1, i % channels);
+    }
+  }
+
+  void UpdateMovingRange(const Array& x, ThreadPool& pool) {
+    std::vector<float> lows(pool.num_threads(), 0.0f), highs(pool.num_threads(), 0.0f);
+    pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int worker) {
+      const auto [mn, mx] = std::minmax_element(x.data.begin() + begin, x.data.begin() + end);
+      lows[worker] = std::min(*mn, 0.0f), highs[worker] = std::max(*mx, 0.0f);
+    });
+    const float lo = *std::min_element(lows.begin(), lows.end()), hi = *std::max_element(highs.begin(), highs.end());
+    moving_lo_ = seen_ ? 0.99f * moving_lo_ + 0.01f * lo : lo;
+    moving_hi_ = seen_ ? 0.99f * moving_hi_ + 0.01f * hi : hi;
+    seen_ = true;
+  }
+
   int channel_axis_;
   std::vector<float> lo_, hi_;
   float moving_lo_ = 0, moving_hi_ = 0;
@@ -93,7 +110,8 @@ void BuildCnn(train::Model& m) {
 void AddFakeQuant(train::Model& m) {
   for (size_t i = 0; i < m.layers().size(); ++i) {
     const train::Layer& l = m.layers()[i];
-    if (l.weights != nullptr) m.SetWeightTransform(static_cast<int>(i), std::make_shared<FakeQuant>(l.weights->channel_axis));
+    if (l.weights != nullptr)
+      m.SetWeightTransform(static_cast<int>(i), std::make_shared<FakeQuant>(l.weights->channel_axis));
     if (l.kind != train::LayerKind::kInput && l.kind != train::LayerKind::kReshape) {
       m.SetOutputTransform(static_cast<int>(i), std::make_shared<FakeQuant>(-1));
     }
@@ -118,15 +136,25 @@ int Main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
-    if (a == "--epochs" && has_value) epochs = std::atoi(argv[++i]);
-    else if (a == "--batch" && has_value) batch = std::atoi(argv[++i]);
-    else if (a == "--threads" && has_value) threads = std::atoi(argv[++i]);
-    else if (a == "--lr" && has_value) lr = std::strtof(argv[++i], nullptr);
-    else if (a == "--seed" && has_value) seed = std::strtoull(argv[++i], nullptr, 10);
-    else if (a == "--train" && has_value) train_spec = argv[++i];
-    else if (a == "--fake-quant") fake_quant = true;
+    if (a == "--epochs" && has_value)
+      epochs = std::atoi(argv[++i]);
+    else if (a == "--batch" && has_value)
+      batch = std::atoi(argv[++i]);
+    else if (a == "--threads" && has_value)
+      threads = std::atoi(argv[++i]);
+    else if (a == "--lr" && has_value)
+      lr = std::strtof(argv[++i], nullptr);
+    else if (a == "--seed" && has_value)
+      seed = std::strtoull(argv[++i], nullptr, 10);
+    else if (a == "--train" && has_value)
+      train_spec = argv[++i];
+    else if (a == "--fake-quant")
+      fake_quant = true;
     else {
-      std::fprintf(stderr, "usage: %s [--epochs E] [--batch B] [--threads T] [--lr LR] [--seed S] [--train SPEC] [--fake-quant]\n", argv[0]);
+      std::fprintf(
+          stderr,
+          "usage: %s [--epochs E] [--batch B] [--threads T] [--lr LR] [--seed S] [--train SPEC] [--fake-quant]\n",
+          argv[0]);
       return 2;
     }
   }

@@ -14,8 +14,10 @@
 // updates them with the rest.
 //
 // The backward rule of every op is in src/train/gradients.cc; forward kernels are in
-// src/train/kernels.*. Thread-safety: a Model and its ThreadPool are used by one caller
-// thread at a time; ops split their work over the pool's threads.
+// src/train/kernels.cc. Thread-safety: a Model and its ThreadPool are used by one caller
+// thread at a time; ops split their work over the pool's threads. Results are the same
+// for the same seeds and number of threads (the thread count changes the order in which
+// gradient sums are added, hence their last bits).
 #ifndef QAUDIT_TRAIN_H_
 #define QAUDIT_TRAIN_H_
 
@@ -70,6 +72,7 @@ class ThreadPool {
   int num_threads() const { return num_threads_; }
   // Splits [0, n) into num_threads() contiguous ranges and calls fn(begin, end, worker)
   // once per non-empty range, worker in [0, num_threads()); returns when all are done.
+  // REQUIRES: not called from inside another ParallelFor's fn.
   void ParallelFor(int64_t n, const std::function<void(int64_t begin, int64_t end, int worker)>& fn);
 
  private:
@@ -133,6 +136,9 @@ struct Layer {
   bool folded = false;
   std::shared_ptr<Transform> weight_transform;  // applied to weights before use
   std::shared_ptr<Transform> output_transform;  // applied to the output
+  // Applied to the bias actually used (after folding), forward only: its gradient is taken
+  // to be the identity (QAT's simulation of the int32 bias grid).
+  std::shared_ptr<Transform> bias_transform;
 };
 
 enum class Mode { kTraining, kEval };
@@ -175,6 +181,9 @@ class Model {
   // ---- hooks for QAT
   void SetWeightTransform(int layer, std::shared_ptr<Transform> t) { layers_[layer].weight_transform = std::move(t); }
   void SetOutputTransform(int layer, std::shared_ptr<Transform> t) { layers_[layer].output_transform = std::move(t); }
+  // Runs after the weight transform of the same forward pass (so it can read the weight
+  // grid that pass chose).
+  void SetBiasTransform(int layer, std::shared_ptr<Transform> t) { layers_[layer].bias_transform = std::move(t); }
   // Folds BatchNorm layer `bn` into the conv/depthwise/FC that feeds it, as tfmot's QAT
   // does: in training the layer first runs with its raw weights to get the batch
   // statistics (mean, var), then again with W * gamma / sqrt(var + eps) (through the weight
@@ -204,7 +213,8 @@ class Model {
   int input() const { return input_; }
   // Every parameter, layers' first, in creation order.
   std::vector<Parameter*> parameters() const;
-  // The value of layer i after the last Forward, [N, ...].
+  // The value of layer i after the last Forward, [N, ...] (stale in eval mode for a layer
+  // whose batch norm is folded: that one computes it).
   const Array& value(int i) const;
   // d(loss)/d(value of layer i) after the last Backward; empty or stale for layers whose
   // gradient nothing needed.
@@ -213,6 +223,7 @@ class Model {
 
  private:
   int AddLayer(Layer layer);
+  int Pool(LayerKind kind, int x, int size, int stride, Padding padding);
   Parameter* NewParameter(const std::string& name, const Shape& shape, float stddev, int channel_axis, bool decay);
 
   std::vector<Layer> layers_;
@@ -264,10 +275,10 @@ struct LrSchedule {
   Kind kind = Kind::kConstant;
   float base_lr = 1e-3f;
   int64_t warmup_steps = 0;
-  int64_t step_size = 1;  // kStep
-  float gamma = 0.1f;     // kStep
+  int64_t step_size = 1;    // kStep
+  float gamma = 0.1f;       // kStep
   int64_t total_steps = 0;  // kCosine; 0: Train fills in epochs x steps per epoch
-  float min_lr = 0.0f;    // kCosine
+  float min_lr = 0.0f;      // kCosine
   float At(int64_t step) const;
 };
 
@@ -281,11 +292,11 @@ struct TrainOptions {
 };
 
 struct StepInfo {
-  int epoch = 0;               // from 0
-  int64_t step = 0;            // steps done in all epochs, from 1
+  int epoch = 0;     // from 0
+  int64_t step = 0;  // steps done in all epochs, from 1
   int64_t steps_per_epoch = 0;
   int64_t total_steps = 0;
-  float loss = 0;              // this batch's mean loss
+  float loss = 0;  // this batch's mean loss
   float lr = 0;
   double samples_per_second = 0;  // since the start of training
   double elapsed_seconds = 0;
@@ -320,8 +331,21 @@ Result<double> Evaluate(Model& model, const HostTensor& samples, const std::vect
 // conv/depthwise/FC before them (running statistics) or, elsewhere, MUL and ADD by
 // per-channel constants; RELU/RELU6 after conv/FC/ADD fused into it when nothing else reads
 // the unfused value. Weights are the raw parameters (transforms are not applied).
-// Unsupported when a layer reads a value that export cannot keep (none today).
-Result<Graph> ToGraph(const Model& model);
+// When `layer_tensors` is given, it receives for each layer the graph tensor holding its
+// value, or -1 for a layer whose value the graph does not keep (a conv whose batch norm
+// or activation was folded/fused into it: the later layer owns the tensor).
+Result<Graph> ToGraph(const Model& model, std::vector<int>* layer_tensors = nullptr);
+
+// The inverse for float models in training's vocabulary (e.g. what `qaudit train` wrote):
+// CONV_2D, DEPTHWISE_CONV_2D (depth multiplier 1), FULLY_CONNECTED, MAX/AVERAGE_POOL_2D,
+// ADD, MEAN over height and width, RESHAPE, RELU, RELU6, HARD_SWISH, with square kernels
+// and fused ReLU/ReLU6. A final SOFTMAX is left out (training takes logits) and reported
+// in `final_softmax`. Unsupported, naming the operator, for anything else.
+struct ImportedModel {
+  std::unique_ptr<Model> model;
+  bool final_softmax = false;
+};
+Result<ImportedModel> FromGraph(const Graph& graph, int num_threads = 2);
 
 }  // namespace qaudit::train
 

@@ -17,8 +17,9 @@ enum class Architecture {
   // conv3x3(32)+ReLU, maxpool 2, conv3x3(64)+ReLU, maxpool 2, FC128+ReLU, FC10 (SAME
   // padding): 4.24 M MAC per image, the common PyTorch Fashion-MNIST baseline.
   kCnn,
-  // A small MobileNetV2: inverted residual blocks (1x1 expand, depthwise 3x3, 1x1 linear
-  // project, each with batch norm; ReLU6), residual ADDs, global average pooling, FC10.
+  // A small MobileNetV2: a stride-2 stem, six inverted residual blocks (1x1 expand x4,
+  // depthwise 3x3, 1x1 linear project, each with batch norm; ReLU6) at 14x14 and 7x7,
+  // residual ADDs, a 1x1 conv to 128, global average pooling, FC10.
   // The kind of network on which per-tensor weight quantization is known to collapse.
   kMobilenet,
   // 784-256-128-10 with ReLU.

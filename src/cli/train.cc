@@ -23,7 +23,7 @@ architectures:
   cnn        conv3x3(32)+ReLU, maxpool 2, conv3x3(64)+ReLU, maxpool 2, FC128+ReLU, FC10:
              4.24 M MAC per image (default recipe: 5 epochs, Adam 1e-3, cosine decay)
   mobilenet  a small MobileNetV2: inverted residual blocks with depthwise 3x3, batch norm,
-             ReLU6, residual ADDs, global average pooling, FC10 (8 epochs, Adam 2e-3)
+             ReLU6, residual ADDs, global average pooling, FC10 (6 epochs, Adam 2e-3)
   mlp        784-256-128-10 with ReLU (5 epochs, Adam 1e-3)
 
 options:

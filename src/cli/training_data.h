@@ -8,6 +8,7 @@
 
 #include "cli/cli.h"
 #include "qaudit/data.h"
+#include "qaudit/executor.h"
 #include "qaudit/graph.h"
 #include "qaudit/train.h"
 #include "qaudit/zoo.h"

@@ -81,6 +81,55 @@ void GatherPatch(const ConvGeometry& g, const In* in, int b, int oy, int ox, P z
   }
 }
 
+// The image of sample b with its padding written out (`zero` there, `convert`ed values
+// inside), so that the fast paths gather patches without bounds checks: row y, column x of
+// the padded image is image pixel (y - pad_top, x - pad_left). Returns false, leaving the
+// callers to GatherPatch, when the padding is far larger than the image (XNNPACK's wrapped
+// SAME padding puts every tap outside).
+template <typename T>
+struct PaddedImage {
+  // Spare elements after the image, so that fast paths may copy whole vectors past the end
+  // of a run.
+  static constexpr int kSlack = 64;
+  int height = 0, width = 0;
+  std::vector<T> data;  // [height][width][in_c], then kSlack
+};
+template <typename In, typename T, typename Convert>
+bool PadImage(const ConvGeometry& g, const In* in, int b, T zero, Convert convert, PaddedImage<T>* out) {
+  const int64_t last_y = static_cast<int64_t>(g.out_h - 1) * g.stride_h + static_cast<int64_t>(g.filter_h - 1) * g.dilation_h;
+  const int64_t last_x = static_cast<int64_t>(g.out_w - 1) * g.stride_w + static_cast<int64_t>(g.filter_w - 1) * g.dilation_w;
+  const int64_t height = std::max<int64_t>(last_y + 1, g.pad_top + g.in_h);
+  const int64_t width = std::max<int64_t>(last_x + 1, g.pad_left + g.in_w);
+  if (height * width > 4 * (static_cast<int64_t>(g.in_h) + 2) * (g.in_w + 2) + 4096) return false;
+  out->height = static_cast<int>(height), out->width = static_cast<int>(width);
+  out->data.assign(static_cast<size_t>(height * width) * g.in_c + PaddedImage<T>::kSlack, zero);
+  const int64_t row = static_cast<int64_t>(g.in_w) * g.in_c;  // hoisted: a char store could alias g
+  for (int y = 0; y < g.in_h; ++y) {
+    const In* src = in + (static_cast<int64_t>(b) * g.in_h + y) * row;
+    T* dst = out->data.data() + ((y + g.pad_top) * width + g.pad_left) * g.in_c;
+    for (int64_t i = 0; i < row; ++i) dst[i] = convert(src[i]);
+  }
+  return true;
+}
+
+// The patch of output pixel (oy, ox) from a padded image: filter_h runs of filter_w * in_c
+// values when the filter is not dilated along x (one `copy(src, n, dst)` each), else one run
+// of in_c per tap.
+template <typename T, typename Copy>
+void PatchFromPadded(const ConvGeometry& g, const PaddedImage<T>& image, int oy, int ox, Copy copy, T* patch) {
+  // Locals: a char patch could alias g and would make the loop reload every field.
+  const int in_c = g.in_c, filter_h = g.filter_h, filter_w = g.filter_w, dilation_w = g.dilation_w;
+  const int64_t row_stride = static_cast<int64_t>(image.width) * in_c * g.dilation_h;
+  const T* row = image.data.data() + (static_cast<int64_t>(oy) * g.stride_h * image.width + ox * g.stride_w) * in_c;
+  if (dilation_w == 1) {
+    for (int ky = 0; ky < filter_h; ++ky, row += row_stride, patch += filter_w * in_c) copy(row, filter_w * in_c, patch);
+    return;
+  }
+  for (int ky = 0; ky < filter_h; ++ky, row += row_stride) {
+    for (int kx = 0; kx < filter_w; ++kx, patch += in_c) copy(row + static_cast<int64_t>(kx) * dilation_w * in_c, in_c, patch);
+  }
+}
+
 // Short patches (a first layer's 3x3x1) make poor dot products; for them the weights are
 // transposed to [patch_size][out_c] and each output pixel is accumulated across all output
 // channels at once. Both orders give the same integers; floats differ by summation order.

@@ -11,6 +11,7 @@
 
 namespace qaudit {
 
+using runtime::BlockEvalFn;
 using runtime::EvalFn;
 using runtime::PrepareContext;
 using runtime::Workspace;
@@ -51,6 +52,10 @@ struct Executor::Impl {
   Graph graph;
   ExecutorOptions options;
   std::vector<EvalFn> evals;
+  // Per operator, empty unless it runs a block of samples at once (op_kernel.h).
+  std::vector<BlockEvalFn> block_evals;
+  // How many samples RunBatch runs together: 1 unless some operator takes blocks.
+  int block_samples = 1;
   // Activations live in one arena per invocation; constants are read from the graph.
   std::vector<int64_t> arena_offset;  // -1 for constants
   size_t arena_size = 0;
@@ -66,20 +71,40 @@ struct Executor::Impl {
     return Workspace(std::move(data));
   }
 
-  // Runs sample `sample` of a batch: input k's bytes are taken at offset sample * size.
-  void RunSample(std::vector<uint8_t>& arena, const Workspace& ws, const std::vector<const uint8_t*>& inputs,
-                 int64_t sample, const std::vector<uint8_t*>& outputs) const {
-    for (size_t k = 0; k < graph.inputs.size(); ++k) {
-      const size_t n = ByteSize(graph.tensors[graph.inputs[k]]);
-      if (n > 0) std::memcpy(arena.data() + arena_offset[graph.inputs[k]], inputs[k] + sample * n, n);
+  // Runs samples [first, first + arenas.size()) of a batch, one arena each: input k's
+  // bytes are taken at offset sample * size. Operators run sample by sample, except those
+  // with a block form, which run once for the whole block; between them each sample's
+  // activations stay in cache.
+  void RunBlock(std::vector<std::vector<uint8_t>>& arenas, const std::vector<const Workspace*>& ws,
+                const std::vector<const uint8_t*>& inputs, int64_t first, const std::vector<uint8_t*>& outputs) const {
+    const size_t samples = ws.size();
+    for (size_t s = 0; s < samples; ++s) {
+      for (size_t k = 0; k < graph.inputs.size(); ++k) {
+        const size_t n = ByteSize(graph.tensors[graph.inputs[k]]);
+        if (n > 0) std::memcpy(arenas[s].data() + arena_offset[graph.inputs[k]], inputs[k] + (first + s) * n, n);
+      }
     }
-    for (const EvalFn& eval : evals) eval(ws);
-    for (size_t k = 0; k < graph.outputs.size(); ++k) {
-      const Tensor& t = graph.tensors[graph.outputs[k]];
-      const size_t n = ByteSize(t);
-      const uint8_t* src = arena_offset[graph.outputs[k]] >= 0 ? arena.data() + arena_offset[graph.outputs[k]]
-                                                               : t.data.data();
-      if (n > 0) std::memcpy(outputs[k] + sample * n, src, n);  // empty vectors' data() may be null
+    for (size_t op = 0; op < evals.size();) {
+      if (block_evals[op] && samples > 1) {
+        block_evals[op](ws);
+        ++op;
+        continue;
+      }
+      size_t end = op;
+      while (end < evals.size() && !(block_evals[end] && samples > 1)) ++end;
+      for (size_t s = 0; s < samples; ++s) {
+        for (size_t i = op; i < end; ++i) evals[i](*ws[s]);
+      }
+      op = end;
+    }
+    for (size_t s = 0; s < samples; ++s) {
+      for (size_t k = 0; k < graph.outputs.size(); ++k) {
+        const Tensor& t = graph.tensors[graph.outputs[k]];
+        const size_t n = ByteSize(t);
+        const uint8_t* src = arena_offset[graph.outputs[k]] >= 0 ? arenas[s].data() + arena_offset[graph.outputs[k]]
+                                                                 : t.data.data();
+        if (n > 0) std::memcpy(outputs[k] + (first + s) * n, src, n);  // empty vectors' data() may be null
+      }
     }
   }
 };
@@ -107,21 +132,28 @@ Result<std::unique_ptr<Executor>> Executor::Create(Graph graph, const ExecutorOp
     numerics = Numerics::kTflite;  // what TFLite does when XNNPACK cannot build its runtime
   }
   for (size_t i = 0; i < g.operators.size(); ++i) {
-    PrepareContext ctx{g, g.operators[i], static_cast<int>(i), numerics};
+    BlockEvalFn block_eval;
+    PrepareContext ctx{g, g.operators[i], static_cast<int>(i), numerics, &block_eval};
     QAUDIT_ASSIGN_OR_RETURN(EvalFn eval, PrepareOperator(ctx));
     // An operator whose outputs hold no elements has nothing to compute, however large its
     // other dimensions are ([0, 2^31-1, ...] passes VerifyGraph): its kernel would only loop
     // over empty rows or multiply those dimensions past int64.
     bool produces_nothing = true;
     for (int t : g.operators[i].outputs) produces_nothing = produces_nothing && g.tensors[t].num_elements() == 0;
-    if (produces_nothing) eval = [](const Workspace&) {};
+    if (produces_nothing) eval = [](const Workspace&) {}, block_eval = nullptr;
     impl->evals.push_back(std::move(eval));
+    impl->block_evals.push_back(std::move(block_eval));
   }
   impl->arena_offset.assign(g.tensors.size(), -1);
   for (size_t t = 0; t < g.tensors.size(); ++t) {
     if (g.tensors[t].is_constant) continue;
     impl->arena_offset[t] = static_cast<int64_t>(impl->arena_size);
     impl->arena_size += (ByteSize(g.tensors[t]) + 63) / 64 * 64;  // cache-line aligned slots
+  }
+  // Blocks of up to 32 samples (a FULLY_CONNECTED then multiplies 32 rows per pass over its
+  // weights), as long as their arenas stay within about 4 MiB.
+  if (std::any_of(impl->block_evals.begin(), impl->block_evals.end(), [](const BlockEvalFn& f) { return f != nullptr; })) {
+    impl->block_samples = static_cast<int>(std::clamp<size_t>((size_t{4} << 20) / std::max<size_t>(impl->arena_size, 1), 1, 32));
   }
   return std::unique_ptr<Executor>(new Executor(std::move(impl)));
 }
@@ -196,16 +228,25 @@ Result<std::vector<HostTensor>> Executor::RunBatch(const std::vector<HostTensor>
   const int threads = static_cast<int>(std::clamp<int64_t>(impl_->options.num_threads, 1, samples));
   std::atomic<int64_t> done{0};
   auto worker = [&](int index, int64_t begin, int64_t end) {
-    std::vector<uint8_t> arena = impl_->NewArena();
-    const Workspace ws = impl_->MakeWorkspace(arena);
-    std::vector<const void*> tensors;
-    if (observer) {
-      for (size_t t = 0; t < g.tensors.size(); ++t) tensors.push_back(ws.Get<void>(static_cast<int>(t)));
+    const int64_t block = std::min<int64_t>(impl_->block_samples, std::max<int64_t>(end - begin, 1));
+    std::vector<std::vector<uint8_t>> arenas;
+    std::vector<Workspace> workspaces;
+    for (int64_t s = 0; s < block; ++s) arenas.push_back(impl_->NewArena());
+    for (std::vector<uint8_t>& arena : arenas) workspaces.push_back(impl_->MakeWorkspace(arena));
+    std::vector<std::vector<const void*>> tensors(observer ? block : 0);
+    for (size_t s = 0; s < tensors.size(); ++s) {
+      for (size_t t = 0; t < g.tensors.size(); ++t) tensors[s].push_back(workspaces[s].Get<void>(static_cast<int>(t)));
     }
-    for (int64_t s = begin; s < end; ++s) {
-      impl_->RunSample(arena, ws, in_ptrs, s, out_ptrs);
-      if (observer) observer(index, s, tensors);
-      done.fetch_add(1, std::memory_order_relaxed);
+    std::vector<const Workspace*> ws;
+    for (int64_t first = begin; first < end; first += block) {
+      const int64_t n = std::min(block, end - first);
+      ws.clear();
+      for (int64_t s = 0; s < n; ++s) ws.push_back(&workspaces[s]);
+      impl_->RunBlock(arenas, ws, in_ptrs, first, out_ptrs);
+      if (observer) {
+        for (int64_t s = 0; s < n; ++s) observer(index, first + s, tensors[s]);
+      }
+      done.fetch_add(n, std::memory_order_relaxed);
     }
   };
   std::vector<std::thread> pool;

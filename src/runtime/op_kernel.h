@@ -29,11 +29,19 @@ class Workspace {
 
 using EvalFn = std::function<void(const Workspace&)>;
 
+// Evaluates an operator for a block of samples at once, one Workspace per sample, with the
+// same results as its EvalFn on each. Ops whose work per sample is too small to keep the
+// machine busy (a FULLY_CONNECTED's one row) offer one; the executor then runs them once
+// per block (RunBatch) instead of once per sample.
+using BlockEvalFn = std::function<void(const std::vector<const Workspace*>&)>;
+
 struct PrepareContext {
   const Graph& graph;
   const Operator& op;
   int op_index;
   Numerics numerics;
+  // Where Prepare may leave a BlockEvalFn; null when the caller takes none.
+  BlockEvalFn* block_eval = nullptr;
 
   size_t num_inputs() const { return op.inputs.size(); }
   bool has_input(size_t i) const { return i < op.inputs.size() && op.inputs[i] != kNoTensor; }

@@ -7,8 +7,10 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/conv_sgemm.h"
 #include "kernels/fully_connected.h"
 #include "kernels/hybrid.h"
+#include "kernels/int8_gemm.h"
 #include "runtime/op_kernel.h"
 #include "runtime/op_util.h"
 #include "runtime/xnnpack_rules.h"
@@ -155,6 +157,32 @@ EvalFn DispatchQuantized(const PrepareContext& ctx, Fn&& make) {
 std::vector<int16_t> CenteredWeightsOf(const Tensor& w) {
   if (w.dtype == DType::kUInt8) return kernels::CenteredWeights(w.data_as<uint8_t>(), w.num_elements(), ZeroPoint(w));
   return kernels::CenteredWeights(w.data_as<int8_t>(), w.num_elements(), 0);
+}
+
+// ---------------------------------------------------------------- fast paths
+
+// Whether int8 CONV_2D / FULLY_CONNECTED take the VNNI kernels (kernels/int8_gemm.h): int8
+// activations with constant weights and bias (packed once here), on a CPU that has them.
+bool TakesInt8Gemm(const PrepareContext& ctx, const OutputStage& stage) {
+  const int32_t in_zp = ZeroPoint(ctx.input(0));
+  return kernels::Int8GemmAvailable() && ctx.input(0).dtype == DType::kInt8 && in_zp >= -128 && in_zp <= 127 &&
+         stage.rounding != Rounding::kInt64 && (!ctx.has_input(2) || ctx.input(2).is_constant);
+}
+
+kernels::Int8GemmWeights PackInt8Weights(const PrepareContext& ctx, int n, int k) {
+  const int32_t* bias = ctx.has_input(2) ? ctx.input(2).data_as<int32_t>() : nullptr;
+  return kernels::PackInt8GemmWeights(ctx.input(1).data_as<int8_t>(), n, k, bias, ZeroPoint(ctx.input(0)));
+}
+
+// Offers `block_eval` to the executor and returns its one-sample form as the EvalFn.
+EvalFn WithBlockEval(const PrepareContext& ctx, BlockEvalFn block_eval) {
+  if (ctx.block_eval) *ctx.block_eval = block_eval;
+  return [block_eval](const Workspace& ws) { block_eval({&ws}); };
+}
+
+// Float weights and bias known at Prepare: Sgemm reads the weights pre-transposed.
+bool TakesSgemm(const PrepareContext& ctx) {
+  return ctx.input(1).is_constant && (!ctx.has_input(2) || ctx.input(2).is_constant);
 }
 
 // ---------------------------------------------------------------- dynamic range ("hybrid")
@@ -349,6 +377,13 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
       return ctx.Unsupported("float input needs float weights, bias and output");
     }
     QAUDIT_ASSIGN_OR_RETURN(auto range, FloatActivationRange(ctx, o.activation));
+    if (!depthwise && TakesSgemm(ctx)) {
+      const std::vector<float> wt = kernels::Transposed(w.data_as<float>(), g.out_c, g.patch_size());
+      return EvalFn([=](const Workspace& ws) {
+        kernels::ConvFloatSgemm(g, ws.Get<float>(in_t), wt.data(), b_t == kNoTensor ? nullptr : ws.Get<float>(b_t),
+                                range.first, range.second, ws.Mutable<float>(out_t));
+      });
+    }
     return EvalFn([=](const Workspace& ws) {
       const float* bias = b_t == kNoTensor ? nullptr : ws.Get<float>(b_t);
       if (depthwise) {
@@ -364,6 +399,13 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectConstant(1));
   QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, g.out_c, depthwise ? 3 : 0));
   const int32_t in_zp = ZeroPoint(in);
+  if (!depthwise && TakesInt8Gemm(ctx, stage)) {
+    const kernels::Int8GemmWeights packed = PackInt8Weights(ctx, g.out_c, g.patch_size());
+    const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
+    return EvalFn([=](const Workspace& ws) {
+      kernels::ConvInt8Vnni(g, ws.Get<int8_t>(in_t), in_zp, packed, requant, ws.Mutable<int8_t>(out_t));
+    });
+  }
   const std::vector<int16_t> w16 = CenteredWeightsOf(w);
   return DispatchQuantized(ctx, [&](auto in_v, auto bias_v, auto acc_v) {
     using In = decltype(in_v);
@@ -423,6 +465,26 @@ Result<EvalFn> PrepareFullyConnected(const PrepareContext& ctx) {
       return ctx.Unsupported("float input needs float weights, bias and output");
     }
     QAUDIT_ASSIGN_OR_RETURN(auto range, FloatActivationRange(ctx, o.activation));
+    if (TakesSgemm(ctx)) {
+      const std::vector<float> wt = kernels::Transposed(w.data_as<float>(), s.out, s.in);
+      const float* bias = b_t == kNoTensor ? nullptr : ctx.input(2).data_as<float>();
+      return WithBlockEval(ctx, [=](const std::vector<const Workspace*>& block) {
+        const int rows = s.batch * static_cast<int>(block.size());
+        thread_local std::vector<float> x, y;
+        x.resize(static_cast<size_t>(rows) * s.in);
+        y.resize(static_cast<size_t>(rows) * s.out);
+        for (size_t b = 0; b < block.size(); ++b) {
+          std::copy_n(block[b]->Get<float>(in_t), static_cast<int64_t>(s.batch) * s.in, x.data() + b * s.batch * s.in);
+        }
+        kernels::Sgemm(rows, s.out, s.in, kernels::RowMajor(x.data(), s.in), kernels::RowMajor(wt.data(), s.out),
+                       y.data(), s.out, false);
+        kernels::AddBiasAndClamp(rows, s.out, bias, range.first, range.second, y.data());
+        for (size_t b = 0; b < block.size(); ++b) {
+          std::copy_n(y.data() + b * s.batch * s.out, static_cast<int64_t>(s.batch) * s.out,
+                      block[b]->Mutable<float>(out_t));
+        }
+      });
+    }
     return EvalFn([=](const Workspace& ws) {
       kernels::FullyConnectedFloat(s, ws.Get<float>(in_t), ws.Get<float>(w_t),
                                    b_t == kNoTensor ? nullptr : ws.Get<float>(b_t), range.first, range.second,
@@ -433,6 +495,22 @@ Result<EvalFn> PrepareFullyConnected(const PrepareContext& ctx) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectConstant(1));
   QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, s.out, 0));
   const int32_t in_zp = ZeroPoint(in);
+  if (TakesInt8Gemm(ctx, stage)) {
+    const kernels::Int8GemmWeights packed = PackInt8Weights(ctx, s.out, s.in);
+    const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
+    return WithBlockEval(ctx, [=](const std::vector<const Workspace*>& block) {
+      thread_local std::vector<const int8_t*> x;
+      thread_local std::vector<int8_t*> y;
+      x.clear(), y.clear();
+      for (const Workspace* ws : block) {
+        for (int r = 0; r < s.batch; ++r) {
+          x.push_back(ws->Get<int8_t>(in_t) + static_cast<int64_t>(r) * s.in);
+          y.push_back(ws->Mutable<int8_t>(out_t) + static_cast<int64_t>(r) * s.out);
+        }
+      }
+      kernels::FullyConnectedInt8Vnni(static_cast<int>(x.size()), x.data(), packed, requant, y.data());
+    });
+  }
   const std::vector<int16_t> w16 = CenteredWeightsOf(w);
   return DispatchQuantized(ctx, [&](auto in_v, auto bias_v, auto acc_v) {
     using In = decltype(in_v);

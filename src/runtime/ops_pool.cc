@@ -1,12 +1,23 @@
 // AVERAGE_POOL_2D and MAX_POOL_2D.
 #include <string>
+#include <type_traits>
 
 #include "kernels/pooling.h"
+#include "kernels/pooling_avx512.h"
 #include "runtime/op_kernel.h"
 #include "runtime/op_util.h"
 
 namespace qaudit::runtime {
 namespace {
+
+// int8 and float take the AVX-512 kernel where the CPU has it.
+template <typename T>
+void RunMaxPool(const kernels::ConvGeometry& g, const T* in, T act_min, T act_max, T* out) {
+  if constexpr (std::is_same_v<T, int8_t> || std::is_same_v<T, float>) {
+    if (kernels::MaxPoolAvx512Available()) return kernels::MaxPoolAvx512(g, in, act_min, act_max, out);
+  }
+  kernels::MaxPool<T>(g, in, act_min, act_max, out);
+}
 
 Result<EvalFn> PreparePool(const PrepareContext& ctx, bool average) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectArity(1, 1, 1));
@@ -44,7 +55,7 @@ Result<EvalFn> PreparePool(const PrepareContext& ctx, bool average) {
       if (average) {
         kernels::AveragePoolFloat(g, ws.Get<float>(in_t), range.first, range.second, ws.Mutable<float>(out_t));
       } else {
-        kernels::MaxPool<float>(g, ws.Get<float>(in_t), range.first, range.second, ws.Mutable<float>(out_t));
+        RunMaxPool<float>(g, ws.Get<float>(in_t), range.first, range.second, ws.Mutable<float>(out_t));
       }
     });
   }
@@ -62,8 +73,8 @@ Result<EvalFn> PreparePool(const PrepareContext& ctx, bool average) {
       if (average) {
         kernels::AveragePoolQuantized<T>(g, ws.Get<T>(in_t), range.first, range.second, ws.Mutable<T>(out_t));
       } else {
-        kernels::MaxPool<T>(g, ws.Get<T>(in_t), static_cast<T>(range.first), static_cast<T>(range.second),
-                            ws.Mutable<T>(out_t));
+        RunMaxPool<T>(g, ws.Get<T>(in_t), static_cast<T>(range.first), static_cast<T>(range.second),
+                      ws.Mutable<T>(out_t));
       }
     });
   };

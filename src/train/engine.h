@@ -14,14 +14,15 @@ namespace qaudit::train {
 
 // What one layer holds between Forward and Backward.
 struct LayerState {
-  Array value;  // the layer's output, after activation and output transform
-  Array grad;   // d(loss)/d(value)
+  Array value;          // the layer's output, after activation and output transform
+  Array grad;           // d(loss)/d(value)
   Array pre_transform;  // the output before the output transform (only with one)
   // Weights as the op used them: after the weight transform, or folded with a batch norm.
   Array weights_used;
   Array weights_used_grad;
   Array folded_weights;  // folded batch norm: the weights times `scale`, before the transform
   Array bias_used;       // folded batch norm's bias
+  Array bias_transformed;  // the bias after Layer::bias_transform
   // Batch norm: the normalised input and the batch statistics (per channel). For a folded
   // batch norm: the statistics of the raw product and the scale gamma / sqrt(var + eps).
   Array normalized;
@@ -80,8 +81,8 @@ inline int64_t SamplesPerChunk(const Window& win) { return std::max<int64_t>(1, 
 
 // Conv, depthwise or fully-connected with weights `w` (the layer's layout), optional bias
 // and fused activation.
-void LinearForward(LayerKind kind, const Window& win, int64_t batch, const float* x, const float* w,
-                   const float* bias, Activation act, float* y, ThreadPool& pool);
+void LinearForward(LayerKind kind, const Window& win, int64_t batch, const float* x, const float* w, const float* bias,
+                   Activation act, float* y, ThreadPool& pool);
 // Rows of im2col for samples [first, first + count): row (n, oy, ox) holds the patch in
 // (ky, kx, c) order, zeros where the window leaves the image.
 void Im2Col(const Window& win, const float* x, int64_t count, float* col);

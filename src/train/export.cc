@@ -21,13 +21,20 @@ class Exporter {
     ++readers_[model.output()];
   }
 
-  Result<Graph> Run() {
+  Result<Graph> Run(std::vector<int>* layer_tensors) {
     tensor_of_.assign(layers_.size(), -1);
     op_of_.assign(layers_.size(), -1);
+    absorbed_.assign(layers_.size(), false);
     for (size_t i = 0; i < layers_.size(); ++i) QAUDIT_RETURN_IF_ERROR(ExportLayer(static_cast<int>(i)));
     graph_.outputs = {tensor_of_[model_.output()]};
     graph_.description = "qaudit train";
     QAUDIT_RETURN_IF_ERROR(VerifyGraph(graph_));
+    if (layer_tensors != nullptr) {
+      *layer_tensors = tensor_of_;
+      for (size_t i = 0; i < layers_.size(); ++i) {
+        if (absorbed_[i]) (*layer_tensors)[i] = -1;
+      }
+    }
     return std::move(graph_);
   }
 
@@ -83,6 +90,7 @@ class Exporter {
 
   // Layer i takes over the op of layer `from` (a fused activation or a folded batch norm).
   void Alias(int i, int from) {
+    absorbed_[from] = true;
     tensor_of_[i] = tensor_of_[from];
     op_of_[i] = op_of_[from];
     graph_.tensors[tensor_of_[i]].name = layers_[i].name;
@@ -126,7 +134,8 @@ class Exporter {
       float* wd = reinterpret_cast<float*>(w.data.data());
       float* bd = reinterpret_cast<float*>(b.data.data());
       const int64_t n = w.num_elements(), per_channel = n / channels;
-      for (int64_t k = 0; k < n; ++k) wd[k] *= scale[layers_[in].weights->channel_axis == 0 ? k / per_channel : k % channels];
+      for (int64_t k = 0; k < n; ++k)
+        wd[k] *= scale[layers_[in].weights->channel_axis == 0 ? k / per_channel : k % channels];
       for (int c = 0; c < channels; ++c) bd[c] = bd[c] * scale[c] + shift[c];
       Alias(i, in);
       SetFusedActivation(op_of_[i], l.activation);
@@ -134,17 +143,21 @@ class Exporter {
     }
     const Shape channel_shape{channels};
     const int mul = AddTensor(l.name + "/scaled", WithBatch(l.shape));
-    graph_.operators.push_back(Operator{OpKind::kMul,
-                                        {tensor_of_[in], AddConstant(l.name + "/scale", DType::kFloat32, channel_shape, scale)},
-                                        {mul},
-                                        ElementwiseOptions{},
-                                        1});
+    graph_.operators.push_back(
+        Operator{OpKind::kMul,
+                 {tensor_of_[in], AddConstant(l.name + "/scale", DType::kFloat32, channel_shape, scale)},
+                 {mul},
+                 ElementwiseOptions{},
+                 1});
     ElementwiseOptions o;
     o.activation = l.activation;
     tensor_of_[i] = AddTensor(l.name, WithBatch(l.shape));
     op_of_[i] = static_cast<int>(graph_.operators.size());
-    graph_.operators.push_back(Operator{
-        OpKind::kAdd, {mul, AddConstant(l.name + "/shift", DType::kFloat32, channel_shape, shift)}, {tensor_of_[i]}, o, 1});
+    graph_.operators.push_back(Operator{OpKind::kAdd,
+                                        {mul, AddConstant(l.name + "/shift", DType::kFloat32, channel_shape, shift)},
+                                        {tensor_of_[i]},
+                                        o,
+                                        1});
   }
 
   Status ExportLayer(int i) {
@@ -176,8 +189,7 @@ class Exporter {
         return Status::Ok();
       }
       case LayerKind::kGlobalAveragePool:
-        AddOp(i, OpKind::kMean,
-              {x, AddConstant(l.name + "/axes", DType::kInt32, {2}, std::vector<int32_t>{1, 2})},
+        AddOp(i, OpKind::kMean, {x, AddConstant(l.name + "/axes", DType::kInt32, {2}, std::vector<int32_t>{1, 2})},
               ReducerOptions{false});
         return Status::Ok();
       case LayerKind::kReshape: {
@@ -213,14 +225,15 @@ class Exporter {
   std::vector<int> readers_;    // how many layers (and the graph output) read each layer
   std::vector<int> tensor_of_;  // the graph tensor holding each layer's value
   std::vector<int> op_of_;      // the operator writing it (-1 for the input)
+  std::vector<bool> absorbed_;  // whether a later layer took over the layer's op and tensor
   Graph graph_;
 };
 
 }  // namespace
 
-Result<Graph> ToGraph(const Model& model) {
+Result<Graph> ToGraph(const Model& model, std::vector<int>* layer_tensors) {
   if (model.input() < 0) return Status::InvalidArgument("ToGraph: the model has no input");
-  return Exporter(model).Run();
+  return Exporter(model).Run(layer_tensors);
 }
 
 }  // namespace qaudit::train

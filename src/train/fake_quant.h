@@ -4,8 +4,8 @@
 //     (max - min) / (quant_max - quant_min), zero point = round(quant_min - min / scale)
 //     clamped to [quant_min, quant_max], nudged_min = (quant_min - zero point) * scale,
 //     nudged_max = (quant_max - zero point) * scale;
-//   - forward: clamp x to the nudged range, then floor((x - nudged_min) / scale + 0.5) *
-//     scale + nudged_min (ties round up);
+//   - forward: clamp x to the nudged range, then floor((x - nudged_min) * (1 / scale) +
+//     0.5) * scale + nudged_min (ties round up);
 //   - backward: the straight-through estimator inside the nudged range, 0 outside; min
 //     receives the gradients of the values below the range, max those above it.
 // 8 bits: quant range [0, 255], or [1, 255] with narrow_range (symmetric int8 weights).
@@ -37,10 +37,12 @@ inline FakeQuantGrid NudgeRange(float min, float max, int quant_min, int quant_m
   return g;
 }
 
-inline float FakeQuantValue(float x, const FakeQuantGrid& g) {
+// TensorFlow multiplies by the inverse scale rather than dividing; so do we.
+inline float FakeQuantValue(float x, const FakeQuantGrid& g, float inverse_scale) {
   const float clamped = std::fmin(std::fmax(x, g.nudged_min), g.nudged_max);
-  return std::floor((clamped - g.nudged_min) / g.scale + 0.5f) * g.scale + g.nudged_min;
+  return std::floor((clamped - g.nudged_min) * inverse_scale + 0.5f) * g.scale + g.nudged_min;
 }
+inline float FakeQuantValue(float x, const FakeQuantGrid& g) { return FakeQuantValue(x, g, 1.0f / g.scale); }
 
 // Gradient routing of one element: 0 passes dy to x, -1 to min, +1 to max.
 inline int FakeQuantRoute(float x, const FakeQuantGrid& g) { return x < g.nudged_min ? -1 : x > g.nudged_max ? 1 : 0; }

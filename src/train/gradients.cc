@@ -4,10 +4,15 @@
 #include <cassert>
 #include <cmath>
 
+#include "kernels/sgemm.h"
 #include "train/engine.h"
-#include "train/gemm.h"
 
 namespace qaudit::train {
+
+using kernels::RowMajor;
+using kernels::Sgemm;
+using kernels::Transposed;
+
 namespace {
 
 // dy *= d act(v)/dv, from the activation's output y: relu passes where y > 0, relu6
@@ -182,7 +187,8 @@ void LinearLayerBackward(const std::vector<Layer>& layers, int index, ModelState
   float* dw = transformed ? s.weights_used_grad.data.data() : weights.grad.data.data();
   const Array& out = l.output_transform ? s.pre_transform : s.value;
   LinearBackward(l.kind, MakeWindow(l, layers[l.inputs[0]].shape), st.batch, st.layers[l.inputs[0]].value.data.data(),
-                 {out.data.data(), l.activation}, s.grad.data.data(), w, dx, dw, l.bias != nullptr ? l.bias->grad.data.data() : nullptr, st, pool);
+                 {out.data.data(), l.activation}, s.grad.data.data(), w, dx, dw,
+                 l.bias != nullptr ? l.bias->grad.data.data() : nullptr, st, pool);
   if (transformed) {
     Array d(weights.value.shape);
     l.weight_transform->Backward(weights.value, s.weights_used_grad, d, pool);
@@ -236,7 +242,8 @@ void FoldedBatchNormBackward(const std::vector<Layer>& layers, int index, ModelS
   const int x_index = linear.inputs[0];
   float* dx = st.needs_grad[x_index] ? st.layers[x_index].grad.data.data() : nullptr;
   LinearBackward(linear.kind, MakeWindow(linear, layers[x_index].shape), st.batch, st.layers[x_index].value.data.data(),
-                 {nullptr, Activation::kNone}, dy, used.data.data(), dx, s.weights_used_grad.data.data(), nullptr, st, pool);
+                 {nullptr, Activation::kNone}, dy, used.data.data(), dx, s.weights_used_grad.data.data(), nullptr, st,
+                 pool);
   Array dfolded(used.shape);
   if (linear.weight_transform) {
     linear.weight_transform->Backward(s.folded_weights, s.weights_used_grad, dfolded, pool);
@@ -339,8 +346,8 @@ void BackwardLayer(const std::vector<Layer>& layers, int index, ModelState& st, 
   const Array& out = l.output_transform ? s.pre_transform : s.value;
   float* dy = s.grad.data.data();
   const int64_t n = s.grad.size();
-  const bool linear = l.kind == LayerKind::kConv2D || l.kind == LayerKind::kDepthwiseConv2D ||
-                      l.kind == LayerKind::kFullyConnected;
+  const bool linear =
+      l.kind == LayerKind::kConv2D || l.kind == LayerKind::kDepthwiseConv2D || l.kind == LayerKind::kFullyConnected;
   if (!linear) MaskActivation(l.activation, out.data.data(), dy, n, pool);
   auto input_grad = [&](int k) -> float* {
     const int in = l.inputs[k];
@@ -380,7 +387,8 @@ void BackwardLayer(const std::vector<Layer>& layers, int index, ModelState& st, 
         pool.ParallelFor(st.batch, [&](int64_t begin, int64_t end, int) {
           for (int64_t b = begin; b < end; ++b) {
             for (int64_t p = 0; p < pixels; ++p) {
-              for (int64_t c = 0; c < channels; ++c) dx[(b * pixels + p) * channels + c] += dy[b * channels + c] / pixels;
+              for (int64_t c = 0; c < channels; ++c)
+                dx[(b * pixels + p) * channels + c] += dy[b * channels + c] / pixels;
             }
           }
         });

@@ -5,10 +5,14 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/sgemm.h"
 #include "train/engine.h"
-#include "train/gemm.h"
 
 namespace qaudit::train {
+
+using kernels::RowMajor;
+using kernels::Sgemm;
+using kernels::Transposed;
 int OutputSize(int in, int kernel, int stride, Padding padding) {
   return padding == Padding::kSame ? (in + stride - 1) / stride : (in - kernel) / stride + 1;
 }
@@ -75,8 +79,8 @@ void ApplyActivation(Activation act, float* data, int64_t n) {
 
 namespace {
 
-void ConvForward(const Window& win, int64_t batch, const float* x, const float* w, const float* bias,
-                 Activation act, float* y, ThreadPool& pool) {
+void ConvForward(const Window& win, int64_t batch, const float* x, const float* w, const float* bias, Activation act,
+                 float* y, ThreadPool& pool) {
   const int64_t patch = win.patch(), chunk = SamplesPerChunk(win);
   pool.ParallelFor(batch, [&](int64_t begin, int64_t end, int) {
     thread_local std::vector<float> col;
@@ -132,8 +136,8 @@ void DepthwiseForward(const Window& win, int64_t batch, const float* x, const fl
 
 }  // namespace
 
-void LinearForward(LayerKind kind, const Window& win, int64_t batch, const float* x, const float* w,
-                   const float* bias, Activation act, float* y, ThreadPool& pool) {
+void LinearForward(LayerKind kind, const Window& win, int64_t batch, const float* x, const float* w, const float* bias,
+                   Activation act, float* y, ThreadPool& pool) {
   if (kind == LayerKind::kDepthwiseConv2D) {
     DepthwiseForward(win, batch, x, w, bias, act, y, pool);
   } else {
@@ -234,10 +238,17 @@ void UnaryForward(LayerKind kind, const float* x, float* y, int64_t n, ThreadPoo
     for (int64_t i = begin; i < end; ++i) {
       const float v = x[i];
       switch (kind) {
-        case LayerKind::kRelu: y[i] = std::max(v, 0.0f); break;
-        case LayerKind::kRelu6: y[i] = std::min(std::max(v, 0.0f), 6.0f); break;
-        case LayerKind::kHardSwish: y[i] = v * std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f; break;
-        default: assert(false && "not a unary layer");
+        case LayerKind::kRelu:
+          y[i] = std::max(v, 0.0f);
+          break;
+        case LayerKind::kRelu6:
+          y[i] = std::min(std::max(v, 0.0f), 6.0f);
+          break;
+        case LayerKind::kHardSwish:
+          y[i] = v * std::min(std::max(v + 3.0f, 0.0f), 6.0f) / 6.0f;
+          break;
+        default:
+          assert(false && "not a unary layer");
       }
     }
   });

@@ -31,19 +31,32 @@ bool IsLinear(LayerKind kind) {
 
 const char* LayerKindName(LayerKind kind) {
   switch (kind) {
-    case LayerKind::kInput: return "input";
-    case LayerKind::kConv2D: return "conv2d";
-    case LayerKind::kDepthwiseConv2D: return "depthwise_conv2d";
-    case LayerKind::kFullyConnected: return "fully_connected";
-    case LayerKind::kMaxPool2D: return "max_pool2d";
-    case LayerKind::kAveragePool2D: return "average_pool2d";
-    case LayerKind::kAdd: return "add";
-    case LayerKind::kGlobalAveragePool: return "global_average_pool";
-    case LayerKind::kReshape: return "reshape";
-    case LayerKind::kRelu: return "relu";
-    case LayerKind::kRelu6: return "relu6";
-    case LayerKind::kHardSwish: return "hard_swish";
-    case LayerKind::kBatchNorm: return "batch_norm";
+    case LayerKind::kInput:
+      return "input";
+    case LayerKind::kConv2D:
+      return "conv2d";
+    case LayerKind::kDepthwiseConv2D:
+      return "depthwise_conv2d";
+    case LayerKind::kFullyConnected:
+      return "fully_connected";
+    case LayerKind::kMaxPool2D:
+      return "max_pool2d";
+    case LayerKind::kAveragePool2D:
+      return "average_pool2d";
+    case LayerKind::kAdd:
+      return "add";
+    case LayerKind::kGlobalAveragePool:
+      return "global_average_pool";
+    case LayerKind::kReshape:
+      return "reshape";
+    case LayerKind::kRelu:
+      return "relu";
+    case LayerKind::kRelu6:
+      return "relu6";
+    case LayerKind::kHardSwish:
+      return "hard_swish";
+    case LayerKind::kBatchNorm:
+      return "batch_norm";
   }
   return "unknown";
 }
@@ -134,22 +147,23 @@ int Model::FullyConnected(int x, int units, Activation act, bool use_bias) {
   return AddLayer(std::move(l));
 }
 
-int Model::MaxPool2D(int x, int size, int stride, Padding padding) {
+int Model::Pool(LayerKind kind, int x, int size, int stride, Padding padding) {
   const Shape& in = layers_[x].shape;
   assert(in.size() == 3);
   Layer l;
-  l.kind = LayerKind::kMaxPool2D;
+  l.kind = kind;
   l.inputs = {x};
   l.shape = {OutputSize(in[0], size, stride, padding), OutputSize(in[1], size, stride, padding), in[2]};
   l.kernel = size, l.stride = stride, l.padding = padding;
   return AddLayer(std::move(l));
 }
 
+int Model::MaxPool2D(int x, int size, int stride, Padding padding) {
+  return Pool(LayerKind::kMaxPool2D, x, size, stride, padding);
+}
+
 int Model::AveragePool2D(int x, int size, int stride, Padding padding) {
-  const int y = MaxPool2D(x, size, stride, padding);
-  layers_[y].kind = LayerKind::kAveragePool2D;
-  layers_[y].name = std::string(LayerKindName(LayerKind::kAveragePool2D)) + "_" + std::to_string(y);
-  return y;
+  return Pool(LayerKind::kAveragePool2D, x, size, stride, padding);
 }
 
 int Model::Add(int a, int b, Activation act) {
@@ -213,8 +227,9 @@ Status Model::FoldBatchNorm(int bn) {
   const int producer = layers_[bn].inputs[0];
   const Layer& p = layers_[producer];
   if (!IsLinear(p.kind) || p.activation != Activation::kNone || p.output_transform) {
-    return Status::InvalidArgument("FoldBatchNorm: " + layers_[bn].name + " reads " + p.name +
-                                   ", not a conv/depthwise/fully-connected layer without activation or output transform");
+    return Status::InvalidArgument(
+        "FoldBatchNorm: " + layers_[bn].name + " reads " + p.name +
+        ", not a conv/depthwise/fully-connected layer without activation or output transform");
   }
   for (size_t i = 0; i < layers_.size(); ++i) {
     for (int in : layers_[i].inputs) {
@@ -326,8 +341,14 @@ void FoldedBatchNormForward(std::vector<Layer>& layers, int index, ModelState& s
     linear.weight_transform->Forward(s.folded_weights, s.weights_used, st.mode == Mode::kTraining, pool);
     w = s.weights_used.data.data();
   }
-  LinearForward(linear.kind, MakeWindow(linear, layers[linear.inputs[0]].shape), st.batch, x.data.data(), w,
-                s.bias_used.data.data(), l.activation, y.data.data(), pool);
+  const float* bias = s.bias_used.data.data();
+  if (linear.bias_transform) {
+    s.bias_transformed.Resize(s.bias_used.shape);
+    linear.bias_transform->Forward(s.bias_used, s.bias_transformed, st.mode == Mode::kTraining, pool);
+    bias = s.bias_transformed.data.data();
+  }
+  LinearForward(linear.kind, MakeWindow(linear, layers[linear.inputs[0]].shape), st.batch, x.data.data(), w, bias,
+                l.activation, y.data.data(), pool);
 }
 
 }  // namespace
@@ -373,8 +394,14 @@ const Array& Model::Forward(const Array& input, Mode mode) {
           l.weight_transform->Forward(l.weights->value, s.weights_used, training, *pool_);
           w = s.weights_used.data.data();
         }
-        LinearForward(l.kind, MakeWindow(l, layers_[l.inputs[0]].shape), st.batch, x->data.data(), w,
-                      l.bias != nullptr ? l.bias->value.data.data() : nullptr, l.activation, out.data.data(), *pool_);
+        const float* bias = l.bias != nullptr ? l.bias->value.data.data() : nullptr;
+        if (l.bias_transform && bias && !folded) {
+          s.bias_transformed.Resize(l.bias->value.shape);
+          l.bias_transform->Forward(l.bias->value, s.bias_transformed, training, *pool_);
+          bias = s.bias_transformed.data.data();
+        }
+        LinearForward(l.kind, MakeWindow(l, layers_[l.inputs[0]].shape), st.batch, x->data.data(), w, bias,
+                      l.activation, out.data.data(), *pool_);
         break;
       }
       case LayerKind::kMaxPool2D:
@@ -432,6 +459,7 @@ void Model::Backward(const Array& doutput) {
     s.grad.Resize(WithBatch(st.batch, layers_[i].shape));
     std::fill(s.grad.data.begin(), s.grad.data.end(), 0.0f);
   }
+  assert(doutput.size() == st.layers[output_].grad.size());
   st.layers[output_].grad.data = doutput.data;
   Array dx;
   for (int i = output_; i >= 0; --i) {

@@ -22,27 +22,47 @@ class WeightFakeQuant : public train::Transform {
   explicit WeightFakeQuant(int axis) : axis_(axis) {}
 
   void Forward(const Array& w, Array& y, bool, ThreadPool&) override {
-    const int64_t n = w.size();
-    const int64_t channels = axis_ < 0 ? 1 : w.shape[axis_];
-    int64_t inner = 1;
-    for (size_t d = axis_ + 1; axis_ >= 0 && d < w.shape.size(); ++d) inner *= w.shape[d];
+    // Element (o, c, k) of the weights viewed as [outer, channels, inner] belongs to channel c.
+    int64_t outer = 1, channels = 1, inner = w.size();
+    if (axis_ >= 0) {
+      channels = w.shape[axis_];
+      inner = 1;
+      for (int d = 0; d < axis_; ++d) outer *= w.shape[d];
+      for (size_t d = axis_ + 1; d < w.shape.size(); ++d) inner *= w.shape[d];
+    }
     std::vector<float> half_range(channels, 0.0f);
-    for (int64_t i = 0; i < n; ++i) {
-      float& h = half_range[axis_ < 0 ? 0 : (i / inner) % channels];
-      h = std::max(h, std::fabs(w.data[i]));
-    }
+    ForEachChannelBlock(outer, channels, inner, [&](int64_t c, int64_t begin, int64_t end) {
+      for (int64_t i = begin; i < end; ++i) half_range[c] = std::max(half_range[c], std::fabs(w.data[i]));
+    });
     grids_.resize(channels);
-    for (int64_t c = 0; c < channels; ++c) grids_[c] = train::NudgeRange(-half_range[c], half_range[c], 1, 255);
-    for (int64_t i = 0; i < n; ++i) {
-      y.data[i] = train::FakeQuantValue(w.data[i], grids_[axis_ < 0 ? 0 : (i / inner) % channels]);
+    scales_.resize(channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      grids_[c] = train::NudgeRange(-half_range[c], half_range[c], 1, 255);
+      scales_[c] = half_range[c] > 0.0f ? half_range[c] / 127.0f : 1.0f;  // as quant::QuantizeWeights
     }
+    ForEachChannelBlock(outer, channels, inner, [&](int64_t c, int64_t begin, int64_t end) {
+      const FakeQuantGrid g = grids_[c];
+      const float inverse = 1.0f / g.scale;
+      for (int64_t i = begin; i < end; ++i) y.data[i] = train::FakeQuantValue(w.data[i], g, inverse);
+    });
   }
 
   void Backward(const Array&, const Array& dy, Array& dx, ThreadPool&) override { dx.data = dy.data; }
 
+  // The int8 weight scales of the last Forward, one per channel (or one).
+  const std::vector<float>& scales() const { return scales_; }
+
  private:
+  template <typename Fn>
+  static void ForEachChannelBlock(int64_t outer, int64_t channels, int64_t inner, Fn&& fn) {
+    for (int64_t o = 0; o < outer; ++o) {
+      for (int64_t c = 0; c < channels; ++c) fn(c, (o * channels + c) * inner, (o * channels + c + 1) * inner);
+    }
+  }
+
   int axis_;
   std::vector<FakeQuantGrid> grids_;
+  std::vector<float> scales_;
 };
 
 // Per-tensor asymmetric 8-bit activations (quant range [0, 255]) with a moving-average or
@@ -67,24 +87,34 @@ class ActivationFakeQuant : public train::Transform {
     return {std::min(range_.min, 0.0f), std::max(range_.max, 0.0f)};
   }
 
+  // The scale of the grid the last Forward used.
+  float scale() const { return grid_.scale; }
+
   void Forward(const Array& x, Array& y, bool training, ThreadPool& pool) override {
     if (training && !source_) Observe(x, pool);
     const FloatRange r = range();
     grid_ = train::NudgeRange(r.min, r.max, 0, 255);
+    const FakeQuantGrid g = grid_;
+    const float inverse = 1.0f / g.scale;
     pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int) {
-      for (int64_t i = begin; i < end; ++i) y.data[i] = train::FakeQuantValue(x.data[i], grid_);
+      for (int64_t i = begin; i < end; ++i) y.data[i] = train::FakeQuantValue(x.data[i], g, inverse);
     });
   }
 
   void Backward(const Array& x, const Array& dy, Array& dx, ThreadPool& pool) override {
     std::vector<double> below(pool.num_threads(), 0.0), above(pool.num_threads(), 0.0);
+    const FakeQuantGrid g = grid_;
     pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int worker) {
+      float below_sum = 0.0f, above_sum = 0.0f;
       for (int64_t i = begin; i < end; ++i) {
-        const int route = train::FakeQuantRoute(x.data[i], grid_);
-        dx.data[i] = route == 0 ? dy.data[i] : 0.0f;
-        if (route < 0) below[worker] += dy.data[i];
-        if (route > 0) above[worker] += dy.data[i];
+        const int route = train::FakeQuantRoute(x.data[i], g);
+        const float d = dy.data[i];
+        dx.data[i] = route == 0 ? d : 0.0f;
+        below_sum += route < 0 ? d : 0.0f;
+        above_sum += route > 0 ? d : 0.0f;
       }
+      below[worker] = below_sum;
+      above[worker] = above_sum;
     });
     if (min_param_ && !source_) {
       for (double b : below) min_param_->grad.data[0] += static_cast<float>(b);
@@ -129,6 +159,30 @@ class ActivationFakeQuant : public train::Transform {
   FakeQuantGrid grid_;
 };
 
+// The int32 bias grid of the int8 model: scale = input scale x weight scale per channel,
+// values rounded half away from zero as quant::QuantizeBias does. Without it the float
+// bias differs from the int8 model's by up to half a bias step, which moves outputs across
+// rounding boundaries; in deep networks those one-step differences compound.
+class BiasFakeQuant : public train::Transform {
+ public:
+  BiasFakeQuant(const ActivationFakeQuant* input, const WeightFakeQuant* weights) : input_(input), weights_(weights) {}
+
+  void Forward(const Array& b, Array& y, bool, ThreadPool&) override {
+    const std::vector<float>& weight_scales = weights_->scales();
+    const float input_scale = input_->scale();
+    for (int64_t c = 0; c < b.size(); ++c) {
+      const float scale = input_scale * weight_scales[weight_scales.size() == 1 ? 0 : c];
+      const double q = std::clamp(std::round(static_cast<double>(b.data[c]) / scale), -2147483648.0, 2147483647.0);
+      y.data[c] = static_cast<float>(q * scale);
+    }
+  }
+  void Backward(const Array&, const Array& dy, Array& dx, ThreadPool&) override { dx.data = dy.data; }
+
+ private:
+  const ActivationFakeQuant* input_;
+  const WeightFakeQuant* weights_;
+};
+
 bool HasWeights(train::LayerKind k) {
   return k == train::LayerKind::kConv2D || k == train::LayerKind::kDepthwiseConv2D ||
          k == train::LayerKind::kFullyConnected;
@@ -168,8 +222,22 @@ Result<std::unique_ptr<QatModel>> QatModel::Prepare(train::Model& model, const Q
     const train::Layer& layer = layers[i];
     if (HasWeights(layer.kind)) {
       const bool per_channel = layer.kind != train::LayerKind::kFullyConnected || options.per_channel_fully_connected;
-      model.SetWeightTransform(static_cast<int>(i),
-                               std::make_shared<WeightFakeQuant>(per_channel ? layer.weights->channel_axis : -1));
+      auto weights = std::make_shared<WeightFakeQuant>(per_channel ? layer.weights->channel_axis : -1);
+      model.SetWeightTransform(static_cast<int>(i), weights);
+      // The input's grid: the nearest layer before that quantizes (max pooling and
+      // reshapes keep their input's grid).
+      int source = layer.inputs[0];
+      while (!impl->output_transforms[source] && (layers[source].kind == train::LayerKind::kMaxPool2D ||
+                                                  layers[source].kind == train::LayerKind::kReshape)) {
+        source = layers[source].inputs[0];
+      }
+      // Under tfmot's handling a conv feeding a batch norm has no bias grid of its own: the
+      // converter makes one after folding.
+      const bool own_bias_grid = options.batch_norm == BatchNormHandling::kFoldFirst || impl->layer_tensors[i] >= 0;
+      if (impl->output_transforms[source] && own_bias_grid) {
+        model.SetBiasTransform(static_cast<int>(i),
+                               std::make_shared<BiasFakeQuant>(impl->output_transforms[source].get(), weights.get()));
+      }
     }
     if (impl->layer_tensors[i] < 0) continue;
     if (layer.kind == train::LayerKind::kMaxPool2D || layer.kind == train::LayerKind::kReshape) continue;

@@ -20,8 +20,8 @@ Status CheckData(const Model& model, const HostTensor& samples, const std::vecto
   const Shape& in = model.layers()[model.input()].shape;
   const int64_t classes = NumElements(model.layers()[model.output()].shape);
   if (samples.dtype != DType::kFloat32 || samples.shape.empty()) {
-    return Status::InvalidArgument("training data must be float32 [N, ...], got " + std::string(DTypeName(samples.dtype)) +
-                                   " " + ShapeToString(samples.shape));
+    return Status::InvalidArgument("training data must be float32 [N, ...], got " +
+                                   std::string(DTypeName(samples.dtype)) + " " + ShapeToString(samples.shape));
   }
   const int64_t n = samples.shape[0];
   if (n == 0 || samples.num_elements() != n * NumElements(in)) {
@@ -75,8 +75,10 @@ Result<TrainSummary> Train(Model& model, const HostTensor& samples, const std::v
                                    " and " + std::to_string(options.batch_size));
   }
   const int64_t n = samples.shape[0];
-  const int64_t steps_per_epoch = options.drop_last ? n / options.batch_size : (n + options.batch_size - 1) / options.batch_size;
-  if (steps_per_epoch == 0) return Status::InvalidArgument("drop_last leaves no batch of " + std::to_string(options.batch_size));
+  const int64_t steps_per_epoch =
+      options.drop_last ? n / options.batch_size : (n + options.batch_size - 1) / options.batch_size;
+  if (steps_per_epoch == 0)
+    return Status::InvalidArgument("drop_last leaves no batch of " + std::to_string(options.batch_size));
   const int64_t total_steps = steps_per_epoch * options.epochs;
   if (schedule.total_steps == 0) schedule.total_steps = total_steps;
 

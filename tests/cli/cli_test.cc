@@ -48,7 +48,7 @@ TEST_F(CliTest, HelpAndUsage) {
   auto help = RunCli("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("inspect MODEL"), std::string::npos);
-  for (const char* command : {"inspect", "run", "repair", "quantize", "dequantize", "compare"}) {
+  for (const char* command : {"inspect", "run", "repair", "quantize", "dequantize", "compare", "train", "qat", "search"}) {
     auto r = RunCli(std::string(command) + " --help");
     EXPECT_EQ(r.exit_code, 0) << command;
     EXPECT_NE(r.output.find("usage: qaudit"), std::string::npos) << command;
@@ -197,6 +197,33 @@ TEST_F(CliTest, DequantizeMakesAFloatModel) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto inspect = RunCli("inspect " + out);
   EXPECT_EQ(inspect.output.find("int8"), std::string::npos) << inspect.output;
+}
+
+// train -> qat -> search on a slice of Fashion-MNIST: each writes a model the next reads.
+TEST_F(CliTest, TrainQatAndSearchOnFashionMnist) {
+  if (!fs::exists(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz")) {
+    GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install-deps.sh installs it)";
+  }
+  const std::string float_model = (dir_ / "mlp.tflite").string();
+  auto train = RunCli("train --arch mlp --data fmnist:train[0:2000] --test-data fmnist:test[0:500] --epochs 1 --json -o " +
+                      float_model);
+  ASSERT_EQ(train.exit_code, 0) << train.output;
+  EXPECT_NE(train.output.find("\"test_top1\":"), std::string::npos) << train.output;
+  const std::string int8_model = (dir_ / "mlp_qat.tflite").string();
+  auto qat = RunCli("qat " + float_model + " --data fmnist:train[0:2000] --test-data fmnist:test[0:500] --json -o " +
+                    int8_model);
+  ASSERT_EQ(qat.exit_code, 0) << qat.output;
+  EXPECT_NE(qat.output.find("\"gap_points\":0,"), std::string::npos) << qat.output;
+  auto inspect = RunCli("inspect " + int8_model);
+  EXPECT_NE(inspect.output.find("int8"), std::string::npos);
+  auto search = RunCli("search " + float_model + " --calibration fmnist:train[0:200] --validation fmnist:train[2000:2500] "
+                       "--trials 4 --json -o " + (dir_ / "best.tflite").string());
+  ASSERT_EQ(search.exit_code, 0) << search.output;
+  EXPECT_NE(search.output.find("\"history\":["), std::string::npos) << search.output;
+  EXPECT_TRUE(fs::exists(dir_ / "best.tflite"));
+  auto bad = RunCli("train --arch resnet -o " + (dir_ / "x.tflite").string());
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("--arch 'resnet'"), std::string::npos) << bad.output;
 }
 
 }  // namespace

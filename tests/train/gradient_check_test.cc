@@ -130,6 +130,7 @@ double CheckModel(Model& m, Array x, double h = 1e-2, uint64_t seed = 7) {
   }
   const double floor = 0.01 * largest;
   double worst = CheckTensor(m, x, r, x.data, input_grad.data, h, seed + 1, floor);
+  if (getenv("GRADCHECK_VERBOSE")) printf("  input: %g\n", worst);
   EXPECT_FALSE(std::isnan(worst));
   const std::vector<Parameter*> params = m.parameters();
   for (size_t k = 0; k < params.size(); ++k) {
@@ -169,29 +170,52 @@ double CheckBuilt(const std::function<void(Model&)>& build, const Shape& input_s
 }
 
 TEST(GradientCheck, Conv2DStride1Same) {
-  const double e = CheckBuilt([](Model& m) { m.Conv2D(m.Input("x", {5, 5, 3}), 4, 3, 1, Padding::kSame); }, {2, 5, 5, 3});
+  const double e = CheckBuilt(
+      [](Model& m) {
+        m.Conv2D(m.Input("x", {5, 5, 3}), 4, 3, 1, Padding::kSame);
+      },
+      {2, 5, 5, 3});
   EXPECT_LT(e, kLinearTolerance);
 }
 
 TEST(GradientCheck, Conv2DStride2SameEvenAndOddInputs) {
   // 6x6: padding 0 above, 1 below; 7x7: 1 and 1.
-  EXPECT_LT(CheckBuilt([](Model& m) { m.Conv2D(m.Input("x", {6, 6, 2}), 3, 3, 2, Padding::kSame); }, {2, 6, 6, 2}),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.Conv2D(m.Input("x", {6, 6, 2}), 3, 3, 2, Padding::kSame);
+                },
+                {2, 6, 6, 2}),
             kLinearTolerance);
-  EXPECT_LT(CheckBuilt([](Model& m) { m.Conv2D(m.Input("x", {7, 7, 2}), 3, 3, 2, Padding::kSame); }, {2, 7, 7, 2}),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.Conv2D(m.Input("x", {7, 7, 2}), 3, 3, 2, Padding::kSame);
+                },
+                {2, 7, 7, 2}),
             kLinearTolerance);
 }
 
 TEST(GradientCheck, Conv2DStride2ValidAndPointwise) {
-  EXPECT_LT(CheckBuilt([](Model& m) { m.Conv2D(m.Input("x", {7, 7, 2}), 3, 3, 2, Padding::kValid); }, {2, 7, 7, 2}),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.Conv2D(m.Input("x", {7, 7, 2}), 3, 3, 2, Padding::kValid);
+                },
+                {2, 7, 7, 2}),
             kLinearTolerance);
-  EXPECT_LT(CheckBuilt([](Model& m) { m.Conv2D(m.Input("x", {4, 4, 5}), 3, 1, 1, Padding::kValid); }, {2, 4, 4, 5}),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.Conv2D(m.Input("x", {4, 4, 5}), 3, 1, 1, Padding::kValid);
+                },
+                {2, 4, 4, 5}),
             kLinearTolerance);
 }
 
 TEST(GradientCheck, Conv2DOnTwoThreads) {
   // Many samples, so both workers' partial weight gradients are summed.
-  EXPECT_LT(CheckBuilt([](Model& m) { m.Conv2D(m.Input("x", {4, 4, 2}), 3, 3, 1, Padding::kSame, Activation::kNone, false); },
-                       {6, 4, 4, 2}, false, 1, 2),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.Conv2D(m.Input("x", {4, 4, 2}), 3, 3, 1, Padding::kSame, Activation::kNone, false);
+                },
+                {6, 4, 4, 2}, false, 1, 2),
             kLinearTolerance);
 }
 
@@ -210,16 +234,32 @@ TEST(GradientCheck, FusedRelu6AndRelu) {
 }
 
 TEST(GradientCheck, DepthwiseConv2D) {
-  EXPECT_LT(CheckBuilt([](Model& m) { m.DepthwiseConv2D(m.Input("x", {5, 5, 3}), 3, 1, Padding::kSame); }, {2, 5, 5, 3}),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.DepthwiseConv2D(m.Input("x", {5, 5, 3}), 3, 1, Padding::kSame);
+                },
+                {2, 5, 5, 3}),
             kLinearTolerance);
-  EXPECT_LT(CheckBuilt([](Model& m) { m.DepthwiseConv2D(m.Input("x", {7, 7, 3}), 3, 2, Padding::kValid); }, {2, 7, 7, 3}),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.DepthwiseConv2D(m.Input("x", {7, 7, 3}), 3, 2, Padding::kValid);
+                },
+                {2, 7, 7, 3}),
             kLinearTolerance);
-  EXPECT_LT(CheckBuilt([](Model& m) { m.DepthwiseConv2D(m.Input("x", {6, 6, 2}), 3, 2, Padding::kSame); }, {2, 6, 6, 2}),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.DepthwiseConv2D(m.Input("x", {6, 6, 2}), 3, 2, Padding::kSame);
+                },
+                {2, 6, 6, 2}),
             kLinearTolerance);
 }
 
 TEST(GradientCheck, FullyConnectedAndReshape) {
-  EXPECT_LT(CheckBuilt([](Model& m) { m.FullyConnected(m.Reshape(m.Input("x", {2, 3, 2}), {12}), 5); }, {3, 2, 3, 2}),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.FullyConnected(m.Reshape(m.Input("x", {2, 3, 2}), {12}), 5);
+                },
+                {3, 2, 3, 2}),
             kLinearTolerance);
 }
 
@@ -240,17 +280,34 @@ TEST(GradientCheck, AddWithFusedRelu) {
 }
 
 TEST(GradientCheck, MaxPool) {
-  EXPECT_LT(CheckBuilt([](Model& m) { m.MaxPool2D(m.Input("x", {4, 4, 3}), 2, 2); }, {2, 4, 4, 3}, true),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.MaxPool2D(m.Input("x", {4, 4, 3}), 2, 2);
+                },
+                {2, 4, 4, 3}, true),
             kLinearTolerance);
   // Overlapping windows with SAME padding.
-  EXPECT_LT(CheckBuilt([](Model& m) { m.MaxPool2D(m.Input("x", {5, 5, 2}), 3, 2, Padding::kSame); }, {2, 5, 5, 2}, true),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.MaxPool2D(m.Input("x", {5, 5, 2}), 3, 2, Padding::kSame);
+                },
+                {2, 5, 5, 2}, true),
             kLinearTolerance);
 }
 
 TEST(GradientCheck, AveragePool) {
-  EXPECT_LT(CheckBuilt([](Model& m) { m.AveragePool2D(m.Input("x", {4, 4, 3}), 2, 2); }, {2, 4, 4, 3}), kLinearTolerance);
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.AveragePool2D(m.Input("x", {4, 4, 3}), 2, 2);
+                },
+                {2, 4, 4, 3}),
+            kLinearTolerance);
   // SAME: border windows average over fewer elements.
-  EXPECT_LT(CheckBuilt([](Model& m) { m.AveragePool2D(m.Input("x", {5, 5, 2}), 3, 1, Padding::kSame); }, {2, 5, 5, 2}),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.AveragePool2D(m.Input("x", {5, 5, 2}), 3, 1, Padding::kSame);
+                },
+                {2, 5, 5, 2}),
             kLinearTolerance);
 }
 
@@ -270,8 +327,11 @@ TEST(GradientCheck, UnaryActivations) {
 TEST(GradientCheck, BatchNormTraining) {
   EXPECT_LT(CheckBuilt([](Model& m) { m.BatchNorm(m.Input("x", {3, 3, 4})); }, {3, 3, 3, 4}), kSmoothTolerance);
   // After a conv, over a batch on two threads.
-  EXPECT_LT(CheckBuilt([](Model& m) { m.BatchNorm(m.Conv2D(m.Input("x", {4, 4, 2}), 3, 3, 1, Padding::kSame, Activation::kNone, false)); },
-                       {4, 4, 4, 2}, false, 2, 2),
+  EXPECT_LT(CheckBuilt(
+                [](Model& m) {
+                  m.BatchNorm(m.Conv2D(m.Input("x", {4, 4, 2}), 3, 3, 1, Padding::kSame, Activation::kNone, false));
+                },
+                {4, 4, 4, 2}, false, 2, 2),
             kSmoothTolerance);
 }
 

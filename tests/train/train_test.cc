@@ -1,16 +1,25 @@
 // The training engine apart from its gradients (gradient_check_test.cc): GEMM, export to a
 // Graph, optimizers, schedules, shuffling and the training loop.
+#include "qaudit/train.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
 #include <random>
 
+#include "kernels/sgemm.h"
 #include "qaudit/executor.h"
-#include "qaudit/train.h"
-#include "train/gemm.h"
+#include "qaudit/tflite.h"
 
 namespace qaudit::train {
+
+using kernels::MatrixView;
+using kernels::RowMajor;
+using kernels::Sgemm;
+using kernels::SgemmPortable;
+using kernels::Transposed;
+
 namespace {
 
 std::vector<float> Random(size_t n, uint64_t seed) {
@@ -23,23 +32,32 @@ std::vector<float> Random(size_t n, uint64_t seed) {
 
 TEST(SgemmTest, MatchesNaiveProductForStridesEdgesAndBothKernels) {
   // Sizes straddle the 12 x 32 tile and the 256-deep blocks.
-  for (auto [m, n, k] : {std::tuple{1, 1, 1}, {13, 33, 7}, {150, 70, 300}, {12, 32, 256}, {5, 10, 600}}) {
+  for (auto [m, n, k] :
+       {std::tuple{1, 1, 1}, {13, 33, 7}, {150, 70, 300}, {12, 32, 256}, {24, 64, 600}, {5, 10, 600}}) {
     const std::vector<float> a = Random(static_cast<size_t>(m) * k, 1), b = Random(static_cast<size_t>(k) * n, 2);
     const std::vector<float> c0 = Random(static_cast<size_t>(m) * n, 3);
-    // A read transposed from a k x m array, B row-major.
-    std::vector<float> at(a.size());
+    std::vector<float> at(a.size()), bt(b.size());  // the same matrices stored transposed
     for (int i = 0; i < m; ++i) {
       for (int p = 0; p < k; ++p) at[p * m + i] = a[i * k + p];
     }
+    for (int p = 0; p < k; ++p) {
+      for (int j = 0; j < n; ++j) bt[j * k + p] = b[p * n + j];
+    }
     for (bool portable : {false, true}) {
-      std::vector<float> c = c0;
-      auto gemm = portable ? SgemmPortable : Sgemm;
-      gemm(m, n, k, Transposed(at.data(), m), RowMajor(b.data(), n), c.data(), n, true);
-      for (int i = 0; i < m; ++i) {
-        for (int j = 0; j < n; ++j) {
-          double expected = c0[i * n + j];
-          for (int p = 0; p < k; ++p) expected += double{a[i * k + p]} * b[p * n + j];
-          ASSERT_NEAR(c[i * n + j], expected, 1e-4 * std::sqrt(k) * 4) << m << "x" << n << "x" << k << " portable=" << portable;
+      for (bool transposed : {false, true}) {
+        std::vector<float> c = c0;
+        auto gemm = portable ? SgemmPortable : Sgemm;
+        // Row-major A with transposed B (read in place / packed), and the other way round.
+        const MatrixView av = transposed ? Transposed(at.data(), m) : RowMajor(a.data(), k);
+        const MatrixView bv = transposed ? RowMajor(b.data(), n) : Transposed(bt.data(), k);
+        gemm(m, n, k, av, bv, c.data(), n, true);
+        for (int i = 0; i < m; ++i) {
+          for (int j = 0; j < n; ++j) {
+            double expected = c0[i * n + j];
+            for (int p = 0; p < k; ++p) expected += double{a[i * k + p]} * b[p * n + j];
+            ASSERT_NEAR(c[i * n + j], expected, 4e-4 * std::sqrt(k))
+                << m << "x" << n << "x" << k << " portable=" << portable << " transposed=" << transposed;
+          }
         }
       }
     }
@@ -154,19 +172,31 @@ TEST(ToGraphTest, ExecutorMatchesEvalForward) {
   options.epochs = 3;
   ASSERT_TRUE(Train(m, samples, labels, *adam, lr, options).ok());
 
-  auto graph = ToGraph(m);
+  std::vector<int> layer_tensors;
+  auto graph = ToGraph(m, &layer_tensors);
   ASSERT_TRUE(graph.ok()) << graph.status().message();
+  ASSERT_EQ(layer_tensors.size(), m.layers().size());
+  EXPECT_EQ(layer_tensors[1], -1);  // the first conv: its batch norm took over its output
+  EXPECT_GE(layer_tensors[2], 0);
+  EXPECT_EQ(layer_tensors[m.output()], graph->outputs[0]);
   int fused = 0, muls = 0;
   for (const Operator& op : graph->operators) {
     muls += op.kind == OpKind::kMul;
-    std::visit([&](const auto& o) {
-      if constexpr (requires { o.activation; }) fused += o.activation != Activation::kNone;
-    }, op.options);
+    std::visit(
+        [&](const auto& o) {
+          if constexpr (requires { o.activation; }) fused += o.activation != Activation::kNone;
+        },
+        op.options);
   }
-  EXPECT_EQ(muls, 1);   // only the batch norm after ADD stays
+  EXPECT_EQ(muls, 1);  // only the batch norm after ADD stays
   // conv+BN+RELU6, depthwise+BN+RELU, ADD+RELU, conv+RELU, FC+BN+RELU6.
   EXPECT_EQ(fused, 5);
-  auto executor = Executor::Create(*graph);
+  // Through the .tflite writer and reader, as the CLI will export it.
+  auto bytes = WriteTflite(*graph);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().message();
+  auto reread = ReadTflite(bytes->data(), bytes->size(), "exported");
+  ASSERT_TRUE(reread.ok()) << reread.status().message();
+  auto executor = Executor::Create(*reread);
   ASSERT_TRUE(executor.ok()) << executor.status().message();
 
   Array batch({8, 8, 8, 3});

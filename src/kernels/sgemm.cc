@@ -1,4 +1,4 @@
-#include "train/gemm.h"
+#include "kernels/sgemm.h"
 
 #include <immintrin.h>
 
@@ -6,12 +6,12 @@
 #include <cstring>
 #include <vector>
 
-namespace qaudit::train {
+namespace qaudit::kernels {
 namespace {
 
 // A 12 x 32 tile of C lives in 24 zmm registers while the micro-kernel walks the shared
-// dimension; the packed B panel (kKc x 32 floats, 32 KiB) stays in L1, the packed A block
-// (kMc x kKc) in L2.
+// dimension in blocks of kKc; a B panel (kKc x 32 floats, 32 KiB) stays in L1 while the
+// kernel runs down kMc rows of A.
 constexpr int kMr = 12;
 constexpr int kNr = 32;
 constexpr int64_t kKc = 256;
@@ -66,28 +66,40 @@ void StoreTile(const float* tile, int mr, int nr, float* c, int64_t ldc, bool ad
   }
 }
 
-void KernelPortable(int64_t depth, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr, bool add) {
+// The micro-kernels compute a kMr x kNr tile of C over `depth` steps of the shared
+// dimension. A's element (i, p) is a[p * kMr + i] in a packed panel (kPackedA) or
+// a[i * lda + p] when a row-major A is read in place; B's row p starts at b + p * ldb
+// (ldb = kNr for a packed panel).
+template <bool kPackedA>
+float AElement(const float* a, int64_t lda, int i, int64_t p) {
+  return kPackedA ? a[p * kMr + i] : a[i * lda + p];
+}
+
+template <bool kPackedA>
+void KernelPortable(int64_t depth, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
+                    int mr, int nr, bool add) {
   float tile[kMr * kNr] = {};
   for (int64_t p = 0; p < depth; ++p) {
     for (int i = 0; i < kMr; ++i) {
-      const float ai = a[p * kMr + i];
-      for (int j = 0; j < kNr; ++j) tile[i * kNr + j] += ai * b[p * kNr + j];
+      const float ai = AElement<kPackedA>(a, lda, i, p);
+      for (int j = 0; j < kNr; ++j) tile[i * kNr + j] += ai * b[p * ldb + j];
     }
   }
   StoreTile(tile, mr, nr, c, ldc, add);
 }
 
-__attribute__((target("avx512f"))) void KernelAvx512(int64_t depth, const float* a, const float* b, float* c,
-                                                    int64_t ldc, int mr, int nr, bool add) {
+template <bool kPackedA>
+__attribute__((target("avx512f"))) void KernelAvx512(int64_t depth, const float* a, int64_t lda, const float* b,
+                                                     int64_t ldb, float* c, int64_t ldc, int mr, int nr, bool add) {
   __m512 acc[kMr][2];
 #pragma GCC unroll 12
   for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < depth; ++p) {
-    const __m512 b0 = _mm512_loadu_ps(b + p * kNr);
-    const __m512 b1 = _mm512_loadu_ps(b + p * kNr + 16);
+    const __m512 b0 = _mm512_loadu_ps(b + p * ldb);
+    const __m512 b1 = _mm512_loadu_ps(b + p * ldb + 16);
 #pragma GCC unroll 12
     for (int i = 0; i < kMr; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[p * kMr + i]);
+      const __m512 ai = _mm512_set1_ps(AElement<kPackedA>(a, lda, i, p));
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
@@ -114,23 +126,31 @@ __attribute__((target("avx512f"))) void KernelAvx512(int64_t depth, const float*
   StoreTile(tile, mr, nr, c, ldc, add);
 }
 
-using Kernel = void (*)(int64_t, const float*, const float*, float*, int64_t, int, int, bool);
+using Kernel = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, int, int, bool);
+struct Kernels {
+  Kernel packed_a;    // A from a packed panel
+  Kernel in_place_a;  // A read in place from a row-major matrix
+};
+constexpr Kernels kPortable{KernelPortable<true>, KernelPortable<false>};
+constexpr Kernels kAvx512{KernelAvx512<true>, KernelAvx512<false>};
 
-Kernel ChooseKernel() {
+Kernels ChooseKernels() {
   __builtin_cpu_init();
-  return __builtin_cpu_supports("avx512f") ? KernelAvx512 : KernelPortable;
+  return __builtin_cpu_supports("avx512f") ? kAvx512 : kPortable;
 }
 
-const Kernel kKernel = ChooseKernel();
+const Kernels kKernels = ChooseKernels();
 
 }  // namespace
 
-bool SgemmUsesAvx512() { return kKernel == KernelAvx512; }
+bool SgemmUsesAvx512() { return kKernels.packed_a == kAvx512.packed_a; }
 
 namespace {
 
-void BlockedSgemm(Kernel kernel, int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
-                  bool accumulate) {
+// Row-major operands with whole tiles are read in place (their rows are already what the
+// micro-kernel walks); transposed operands and partial tiles are packed first.
+void BlockedSgemm(const Kernels& kernels, int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c,
+                  int64_t ldc, bool accumulate) {
   if (m <= 0 || n <= 0) return;
   if (k <= 0) {
     if (!accumulate) {
@@ -138,24 +158,42 @@ void BlockedSgemm(Kernel kernel, int64_t m, int64_t n, int64_t k, MatrixView a, 
     }
     return;
   }
+  const bool a_in_place = a.col_stride == 1, b_in_place = b.col_stride == 1;
   thread_local std::vector<float> packed_a, packed_b;
   const int64_t n_padded = (n + kNr - 1) / kNr * kNr;
   packed_b.resize(static_cast<size_t>(n_padded * std::min(k, kKc)));
   packed_a.resize(static_cast<size_t>(kMc * std::min(k, kKc)));
+  const int64_t last_panel = (n - 1) / kNr * kNr;
   for (int64_t p0 = 0; p0 < k; p0 += kKc) {
     const int64_t depth = std::min(kKc, k - p0);
     const bool add = accumulate || p0 > 0;
-    PackB({b.data + p0 * b.row_stride, b.row_stride, b.col_stride}, depth, n, packed_b.data());
+    const MatrixView b_block{b.data + p0 * b.row_stride, b.row_stride, b.col_stride};
+    if (!b_in_place) {
+      PackB(b_block, depth, n, packed_b.data());
+    } else if (n - last_panel < kNr) {
+      PackB({b_block.data + last_panel, b.row_stride, 1}, depth, n - last_panel, packed_b.data() + last_panel * depth);
+    }
     for (int64_t i0 = 0; i0 < m; i0 += kMc) {
       const int64_t rows = std::min(kMc, m - i0);
-      PackA({a.data + i0 * a.row_stride + p0 * a.col_stride, a.row_stride, a.col_stride}, rows, depth,
-            packed_a.data());
+      const MatrixView a_block{a.data + i0 * a.row_stride + p0 * a.col_stride, a.row_stride, a.col_stride};
+      if (!a_in_place) PackA(a_block, rows, depth, packed_a.data());
       for (int64_t j0 = 0; j0 < n; j0 += kNr) {
         const int nr = static_cast<int>(std::min<int64_t>(kNr, n - j0));
+        const bool b_direct = b_in_place && nr == kNr;
+        const float* b_panel = b_direct ? b_block.data + j0 : packed_b.data() + j0 * depth;
+        const int64_t ldb = b_direct ? b.row_stride : kNr;
         for (int64_t r0 = 0; r0 < rows; r0 += kMr) {
           const int mr = static_cast<int>(std::min<int64_t>(kMr, rows - r0));
-          kernel(depth, packed_a.data() + r0 * depth, packed_b.data() + j0 * depth, c + (i0 + r0) * ldc + j0, ldc,
-                  mr, nr, add);
+          float* c_tile = c + (i0 + r0) * ldc + j0;
+          if (!a_in_place) {
+            kernels.packed_a(depth, packed_a.data() + r0 * depth, kMr, b_panel, ldb, c_tile, ldc, mr, nr, add);
+          } else if (mr == kMr) {
+            kernels.in_place_a(depth, a_block.data + r0 * a.row_stride, a.row_stride, b_panel, ldb, c_tile, ldc, mr, nr,
+                               add);
+          } else {
+            PackA({a_block.data + r0 * a.row_stride, a.row_stride, 1}, mr, depth, packed_a.data());
+            kernels.packed_a(depth, packed_a.data(), kMr, b_panel, ldb, c_tile, ldc, mr, nr, add);
+          }
         }
       }
     }
@@ -165,12 +203,12 @@ void BlockedSgemm(Kernel kernel, int64_t m, int64_t n, int64_t k, MatrixView a, 
 }  // namespace
 
 void Sgemm(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc, bool accumulate) {
-  BlockedSgemm(kKernel, m, n, k, a, b, c, ldc, accumulate);
+  BlockedSgemm(kKernels, m, n, k, a, b, c, ldc, accumulate);
 }
 
 void SgemmPortable(int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c, int64_t ldc,
                    bool accumulate) {
-  BlockedSgemm(KernelPortable, m, n, k, a, b, c, ldc, accumulate);
+  BlockedSgemm(kPortable, m, n, k, a, b, c, ldc, accumulate);
 }
 
-}  // namespace qaudit::train
+}  // namespace qaudit::kernels

@@ -1,0 +1,71 @@
+// The fast path of int8 CONV_2D and FULLY_CONNECTED: an AVX-512 VNNI matrix product with
+// int32 accumulation, then the output stage of output_stage.h vectorized. Results are the
+// reference kernels' (conv.h, fully_connected.h), bit for bit, in every rounding rule but
+// kInt64 (16x8, which never comes here).
+//
+// vpdpbusd multiplies unsigned by signed bytes, so activations enter as x + 128 (uint8) and
+// the weights as they are (int8 weights are symmetric). Per output channel c the reference
+// accumulator is
+//   bias[c] + sum_k (x_k - zp) * w[c][k] = sum_k (x_k + 128) * w[c][k] + offset[c],
+//   offset[c] = bias[c] - (zp + 128) * sum_k w[c][k],
+// all modulo 2^32 as TFLite's int32 accumulator wraps; Prepare computes offset once and the
+// micro-kernel starts from it. Taps in the padding enter as zp + 128, i.e. x - zp = 0.
+//
+// Callers check Int8GemmAvailable() (the CPU has AVX-512 F, BW and VNNI); elsewhere the
+// reference kernels run.
+#ifndef QAUDIT_SRC_KERNELS_INT8_GEMM_H_
+#define QAUDIT_SRC_KERNELS_INT8_GEMM_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "kernels/conv.h"
+#include "kernels/output_stage.h"
+
+namespace qaudit::kernels {
+
+bool Int8GemmAvailable();
+
+// Int8 weights [n][k] for the micro-kernel: blocks of 16 output channels, each laid out as
+// [k_padded / 4][16 channels][4 taps], zero beyond n and k; plus the offsets above.
+struct Int8GemmWeights {
+  int n = 0, k = 0;
+  int n_padded = 0, k_padded = 0;  // multiples of 16 and 4
+  std::vector<int8_t> packed;
+  std::vector<int32_t> offset;  // [n_padded]
+};
+// `bias` may be null. `input_zero_point` is the activations' zero point.
+Int8GemmWeights PackInt8GemmWeights(const int8_t* w, int n, int k, const int32_t* bias, int32_t input_zero_point);
+
+// The output stage's per-channel parameters as flat arrays padded to a multiple of 16.
+struct Int8Requantization {
+  Rounding rounding = Rounding::kDouble;
+  std::vector<int32_t> multiplier, shift;
+  std::vector<float> scale;
+  int32_t zero_point = 0, act_min = 0, act_max = 0;
+};
+// REQUIRES: stage.rounding is kDouble, kSingle or kFp32, with one multiplier per channel.
+Int8Requantization MakeInt8Requantization(const OutputStage& stage);
+
+// acc[i][c] = offset[c] + sum_k a[i][k] * w[c][k] (mod 2^32) for i < m, c < n_padded.
+// Rows of `a` are lda >= k_padded bytes apart; acc rows are n_padded int32s apart.
+void Int8Gemm(int m, const uint8_t* a, int64_t lda, const Int8GemmWeights& w, int32_t* acc);
+
+// out[i][c] = the output stage applied to acc[i][c], for i < m, c < n; acc rows are
+// ld_acc apart, out rows ld_out.
+void Requantize(const Int8Requantization& r, const int32_t* acc, int64_t ld_acc, int m, int n, int8_t* out,
+                int64_t ld_out);
+
+// CONV_2D: ConvQuantized<int8_t, int32_t, int32_t, int8_t> with the bias folded into `w`
+// (packed from the [out_c][patch_size] weights).
+void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const Int8GemmWeights& w,
+                  const Int8Requantization& r, int8_t* out);
+
+// FULLY_CONNECTED over `rows` input rows, each at its own address (samples of a block live
+// in separate arenas): FullyConnectedQuantized<int8_t, int32_t, int32_t, int8_t> per row.
+void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const Int8GemmWeights& w, const Int8Requantization& r,
+                            int8_t* const* y);
+
+}  // namespace qaudit::kernels
+
+#endif  // QAUDIT_SRC_KERNELS_INT8_GEMM_H_

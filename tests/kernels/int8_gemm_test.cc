@@ -1,0 +1,157 @@
+// The VNNI fast path (int8_gemm.h) against the reference kernels on seeded random shapes
+// and parameters: every output byte must match, in each rounding rule.
+#include "kernels/int8_gemm.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/conv.h"
+#include "kernels/fully_connected.h"
+
+namespace qaudit::kernels {
+namespace {
+
+constexpr Rounding kRoundings[] = {Rounding::kDouble, Rounding::kSingle, Rounding::kFp32};
+
+const char* RoundingName(Rounding r) {
+  return r == Rounding::kDouble ? "double" : r == Rounding::kSingle ? "single" : "fp32";
+}
+
+int Uniform(std::mt19937& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
+
+// Zero points at the extremes of int8 half of the time.
+int32_t ZeroPoint(std::mt19937& rng) {
+  switch (Uniform(rng, 0, 3)) {
+    case 0: return -128;
+    case 1: return 127;
+    default: return Uniform(rng, -128, 127);
+  }
+}
+
+// A stage for `channels` channels: per-tensor (one repeated multiplier) or per-channel,
+// multipliers from tiny to large, and an activation range inside int8.
+OutputStage RandomStage(std::mt19937& rng, Rounding rounding, int channels, bool per_channel) {
+  std::vector<double> real(channels);
+  std::vector<float> as_float(channels);
+  const double exponent = std::uniform_real_distribution<double>(-20.0, 6.0)(rng);
+  for (int c = 0; c < channels; ++c) {
+    const double m = std::exp2(per_channel ? exponent + std::uniform_real_distribution<double>(-3.0, 3.0)(rng) : exponent);
+    real[c] = per_channel || c == 0 ? m : real[0];
+    as_float[c] = static_cast<float>(real[c]);
+  }
+  const int32_t lo = Uniform(rng, 0, 1) ? -128 : Uniform(rng, -128, 0);
+  const int32_t hi = Uniform(rng, 0, 1) ? 127 : Uniform(rng, lo, 127);
+  return OutputStage::Make(rounding, real, as_float, ZeroPoint(rng), lo, hi);
+}
+
+std::vector<int8_t> RandomBytes(std::mt19937& rng, size_t n) {
+  std::vector<int8_t> v(n);
+  for (int8_t& x : v) x = static_cast<int8_t>(Uniform(rng, -128, 127));
+  return v;
+}
+
+std::vector<int32_t> RandomBias(std::mt19937& rng, int n) {
+  std::vector<int32_t> v(n);
+  // Mostly modest, sometimes near the int32 limits so that the accumulator wraps.
+  for (int32_t& b : v) b = Uniform(rng, 0, 9) == 0 ? Uniform(rng, INT32_MIN, INT32_MAX) : Uniform(rng, -50000, 50000);
+  return v;
+}
+
+TEST(Int8GemmTest, RequantizeMatchesOutputStage) {
+  if (!Int8GemmAvailable()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(7);
+  for (int trial = 0; trial < 300; ++trial) {
+    for (Rounding rounding : kRoundings) {
+      const int n = Uniform(rng, 1, 70);
+      const OutputStage stage = RandomStage(rng, rounding, n, Uniform(rng, 0, 1));
+      std::vector<int32_t> acc((n + 15) / 16 * 16);  // Requantize reads whole vectors
+      for (int c = 0; c < n; ++c) {
+        switch (Uniform(rng, 0, 5)) {
+          case 0: acc[c] = INT32_MIN; break;
+          case 1: acc[c] = INT32_MAX; break;
+          case 2: acc[c] = Uniform(rng, INT32_MIN, INT32_MAX); break;
+          default: acc[c] = Uniform(rng, -100000, 100000);
+        }
+      }
+      std::vector<int8_t> expected(n), got(n);
+      DispatchRounding(rounding, [&](auto r) { stage.ApplyRow<decltype(r)::value>(acc.data(), n, expected.data()); });
+      Requantize(MakeInt8Requantization(stage), acc.data(), acc.size(), 1, n, got.data(), n);
+      ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding);
+    }
+  }
+}
+
+TEST(Int8GemmTest, ConvMatchesReference) {
+  if (!Int8GemmAvailable()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(11);
+  for (int trial = 0; trial < 200; ++trial) {
+    ConvGeometry g{};
+    g.batch = Uniform(rng, 1, 2), g.in_h = Uniform(rng, 1, 12), g.in_w = Uniform(rng, 1, 12);
+    g.in_c = Uniform(rng, 0, 2) == 0 ? Uniform(rng, 1, 3) : Uniform(rng, 1, 40);  // odd counts included
+    g.out_c = Uniform(rng, 1, 80);
+    g.filter_h = Uniform(rng, 1, 5), g.filter_w = Uniform(rng, 1, 5);
+    g.stride_h = Uniform(rng, 1, 3), g.stride_w = Uniform(rng, 1, 3);
+    g.dilation_h = Uniform(rng, 1, 2), g.dilation_w = Uniform(rng, 1, 2);
+    g.depth_multiplier = 1;
+    const bool same = Uniform(rng, 0, 1);
+    WindowAxis y, x;
+    if (!ComputeWindowAxis(same, g.in_h, g.filter_h, g.stride_h, g.dilation_h, &y) ||
+        !ComputeWindowAxis(same, g.in_w, g.filter_w, g.stride_w, g.dilation_w, &x) || y.out <= 0 || x.out <= 0) {
+      continue;
+    }
+    g.out_h = y.out, g.out_w = x.out, g.pad_top = y.pad, g.pad_left = x.pad;
+    const Rounding rounding = kRoundings[trial % 3];
+    const OutputStage stage = RandomStage(rng, rounding, g.out_c, Uniform(rng, 0, 1));
+    const int32_t in_zp = ZeroPoint(rng);
+    const std::vector<int8_t> in = RandomBytes(rng, static_cast<size_t>(g.batch) * g.in_h * g.in_w * g.in_c);
+    const std::vector<int8_t> w = RandomBytes(rng, static_cast<size_t>(g.out_c) * g.patch_size());
+    const bool has_bias = Uniform(rng, 0, 3) != 0;
+    const std::vector<int32_t> bias = RandomBias(rng, g.out_c);
+    const size_t out_size = static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.out_c;
+    std::vector<int8_t> expected(out_size), got(out_size);
+    const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
+    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), has_bias ? bias.data() : nullptr,
+                                                    stage, expected.data());
+    const Int8GemmWeights packed =
+        PackInt8GemmWeights(w.data(), g.out_c, g.patch_size(), has_bias ? bias.data() : nullptr, in_zp);
+    ConvInt8Vnni(g, in.data(), in_zp, packed, MakeInt8Requantization(stage), got.data());
+    ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x"
+                             << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w << " out_c "
+                             << g.out_c;
+  }
+}
+
+TEST(Int8GemmTest, FullyConnectedMatchesReference) {
+  if (!Int8GemmAvailable()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  std::mt19937 rng(13);
+  for (int trial = 0; trial < 150; ++trial) {
+    FullyConnectedShape s{};
+    s.batch = Uniform(rng, 1, 40), s.in = Uniform(rng, 1, 700), s.out = Uniform(rng, 1, 150);
+    const Rounding rounding = kRoundings[trial % 3];
+    const OutputStage stage = RandomStage(rng, rounding, s.out, Uniform(rng, 0, 1));
+    const int32_t in_zp = ZeroPoint(rng);
+    const std::vector<int8_t> x = RandomBytes(rng, static_cast<size_t>(s.batch) * s.in);
+    const std::vector<int8_t> w = RandomBytes(rng, static_cast<size_t>(s.out) * s.in);
+    const std::vector<int32_t> bias = RandomBias(rng, s.out);
+    std::vector<int8_t> expected(static_cast<size_t>(s.batch) * s.out), got(expected.size());
+    const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
+    FullyConnectedQuantized<int8_t, int32_t, int32_t, int8_t>(s, x.data(), in_zp, w16.data(), bias.data(), stage,
+                                                              expected.data());
+    std::vector<const int8_t*> rows;
+    std::vector<int8_t*> outs;
+    for (int r = 0; r < s.batch; ++r) {
+      rows.push_back(x.data() + static_cast<size_t>(r) * s.in);
+      outs.push_back(got.data() + static_cast<size_t>(r) * s.out);
+    }
+    const Int8GemmWeights packed = PackInt8GemmWeights(w.data(), s.out, s.in, bias.data(), in_zp);
+    FullyConnectedInt8Vnni(s.batch, rows.data(), packed, MakeInt8Requantization(stage), outs.data());
+    ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " " << s.batch << "x"
+                             << s.in << "x" << s.out;
+  }
+}
+
+}  // namespace
+}  // namespace qaudit::kernels
