@@ -147,6 +147,8 @@ Row Measure(const char* label, const Graph& g, const HostTensor& all, int batch,
   std::printf("%-28s batch %3d threads %d: %9.0f img/s %8.4f ms/img %7.1f GMAC/s (%4.1f%% of VNNI limit)\n", label,
               batch, threads, row.images_per_second, row.ms_per_image, gmacs,
               100.0 * gmacs * 1e9 / (kVnniMacsPerCore * threads));
+  // For bench/peers/run_peers.sh, in the peers' format.
+  std::printf("RESULT qaudit %s %.1f %.5f\n", label, row.images_per_second, row.ms_per_image);
   std::fflush(stdout);
   return row;
 }
@@ -215,7 +217,7 @@ int Main(int argc, char** argv) {
                                   {"cnn float", &cnn, 256, 1}, {"cnn float", &cnn, 256, 2}, {"cnn float", &cnn, 1, 1}};
     std::vector<Row> rows;
     for (const Workload& w : workloads) {
-      const std::string name = w.label + " b" + std::to_string(w.batch) + " t" + std::to_string(w.threads);
+      const std::string name = w.label + " b" + std::to_string(w.batch) + " t" + std::to_string(w.threads);  // "cnn int8 b256 t1"
       if (name.compare(0, only.size(), only) != 0) {
         rows.push_back({});
         continue;
@@ -234,7 +236,7 @@ int Main(int argc, char** argv) {
       return 1;
     }
     std::printf("mobilenet_v2: %lld MAC per image\n", static_cast<long long>(CountMacs(*g)));
-    Measure("mobilenet_v2 int8 (fixture)", *g, RandomInput(*g, 1), 1, 1, numerics, runs);
+    Measure("mobilenet_v2 int8 b1 t1", *g, RandomInput(*g, 1), 1, 1, numerics, runs);
   }
   return 0;
 }

@@ -31,17 +31,30 @@ bool Int8GemmAvailable();
 struct Int8GemmWeights {
   int n = 0, k = 0;
   int n_padded = 0, k_padded = 0;  // multiples of 16 and 4
+  // Convolution weights packed by PackInt8ConvWeights as `segments` runs, one per filter
+  // row, each filter_w * in_c taps zero-padded to a multiple of 4: the kernel then reads
+  // each patch row in place from the padded image. 0 for plain [n][k] weights.
+  int segments = 0;
   std::vector<int8_t> packed;
   std::vector<int32_t> offset;  // [n_padded]
 };
 // `bias` may be null. `input_zero_point` is the activations' zero point.
 Int8GemmWeights PackInt8GemmWeights(const int8_t* w, int n, int k, const int32_t* bias, int32_t input_zero_point);
+// CONV_2D weights [out_c][patch_size]: in segments when the filter is not dilated along x,
+// else as PackInt8GemmWeights.
+Int8GemmWeights PackInt8ConvWeights(const int8_t* w, const ConvGeometry& g, const int32_t* bias,
+                                    int32_t input_zero_point);
 
 // The output stage's per-channel parameters as flat arrays padded to a multiple of 16.
+// The kernel multiplies the even and the odd channels of each 16 in 64-bit lanes, so the
+// 64-bit parameters are stored per block of 16 as its 8 even channels, then its 8 odd ones.
 struct Int8Requantization {
   Rounding rounding = Rounding::kDouble;
-  std::vector<int32_t> multiplier, shift;
-  std::vector<float> scale;
+  std::vector<int32_t> multiplier;
+  std::vector<int32_t> right_shift;  // kDouble: max(-shift, 0)
+  std::vector<int64_t> shift64;      // kSingle: 31 - shift; kDouble: max(shift, 0) (the left shift)
+  std::vector<int64_t> round64;      // kSingle: 2^(30 - shift)
+  std::vector<float> scale;          // kFp32
   int32_t zero_point = 0, act_min = 0, act_max = 0;
 };
 // REQUIRES: stage.rounding is kDouble, kSingle or kFp32, with one multiplier per channel.
@@ -57,7 +70,7 @@ void Requantize(const Int8Requantization& r, const int32_t* acc, int64_t ld_acc,
                 int64_t ld_out);
 
 // CONV_2D: ConvQuantized<int8_t, int32_t, int32_t, int8_t> with the bias folded into `w`
-// (packed from the [out_c][patch_size] weights).
+// (PackInt8ConvWeights).
 void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const Int8GemmWeights& w,
                   const Int8Requantization& r, int8_t* out);
 
@@ -65,6 +78,12 @@ void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const 
 // in separate arenas): FullyConnectedQuantized<int8_t, int32_t, int32_t, int8_t> per row.
 void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const Int8GemmWeights& w, const Int8Requantization& r,
                             int8_t* const* y);
+
+// DEPTHWISE_CONV_2D with depth multiplier 1: DepthwiseConvQuantized<int8_t, int32_t,
+// int32_t, int8_t> with 16 channels per vector (int32 products of the centred int16 values,
+// as the reference). `w16` as there: [filter_h][filter_w][out_c], zero point removed.
+void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const int16_t* w16,
+                             const int32_t* bias, const Int8Requantization& r, int8_t* out);
 
 }  // namespace qaudit::kernels
 

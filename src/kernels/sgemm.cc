@@ -3,7 +3,9 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace qaudit::kernels {
@@ -75,12 +77,14 @@ float AElement(const float* a, int64_t lda, int i, int64_t p) {
   return kPackedA ? a[p * kMr + i] : a[i * lda + p];
 }
 
+// A read in place may have fewer than kMr rows (mr); only those are read and computed.
 template <bool kPackedA>
 void KernelPortable(int64_t depth, const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc,
                     int mr, int nr, bool add) {
   float tile[kMr * kNr] = {};
+  const int rows = kPackedA ? kMr : mr;
   for (int64_t p = 0; p < depth; ++p) {
-    for (int i = 0; i < kMr; ++i) {
+    for (int i = 0; i < rows; ++i) {
       const float ai = AElement<kPackedA>(a, lda, i, p);
       for (int j = 0; j < kNr; ++j) tile[i * kNr + j] += ai * b[p * ldb + j];
     }
@@ -88,25 +92,26 @@ void KernelPortable(int64_t depth, const float* a, int64_t lda, const float* b, 
   StoreTile(tile, mr, nr, c, ldc, add);
 }
 
-template <bool kPackedA>
-__attribute__((target("avx512f"))) void KernelAvx512(int64_t depth, const float* a, int64_t lda, const float* b,
-                                                     int64_t ldb, float* c, int64_t ldc, int mr, int nr, bool add) {
-  __m512 acc[kMr][2];
+// Computes kRows rows of the tile (kMr unless A is read in place with fewer rows).
+template <bool kPackedA, int kRows>
+__attribute__((target("avx512f"))) void KernelAvx512Rows(int64_t depth, const float* a, int64_t lda, const float* b,
+                                                         int64_t ldb, float* c, int64_t ldc, int mr, int nr, bool add) {
+  __m512 acc[kRows][2];
 #pragma GCC unroll 12
-  for (int i = 0; i < kMr; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
+  for (int i = 0; i < kRows; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
   for (int64_t p = 0; p < depth; ++p) {
     const __m512 b0 = _mm512_loadu_ps(b + p * ldb);
     const __m512 b1 = _mm512_loadu_ps(b + p * ldb + 16);
 #pragma GCC unroll 12
-    for (int i = 0; i < kMr; ++i) {
+    for (int i = 0; i < kRows; ++i) {
       const __m512 ai = _mm512_set1_ps(AElement<kPackedA>(a, lda, i, p));
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
   }
-  if (mr == kMr && nr == kNr) {
+  if (mr == kRows && nr == kNr) {
 #pragma GCC unroll 12
-    for (int i = 0; i < kMr; ++i) {
+    for (int i = 0; i < kRows; ++i) {
       float* row = c + i * ldc;
       if (add) {
         acc[i][0] = _mm512_add_ps(acc[i][0], _mm512_loadu_ps(row));
@@ -119,11 +124,28 @@ __attribute__((target("avx512f"))) void KernelAvx512(int64_t depth, const float*
   }
   alignas(64) float tile[kMr * kNr];
 #pragma GCC unroll 12
-  for (int i = 0; i < kMr; ++i) {
+  for (int i = 0; i < kRows; ++i) {
     _mm512_store_ps(tile + i * kNr, acc[i][0]);
     _mm512_store_ps(tile + i * kNr + 16, acc[i][1]);
   }
   StoreTile(tile, mr, nr, c, ldc, add);
+}
+
+template <int... kRows>
+constexpr auto InPlaceRowKernels(std::integer_sequence<int, kRows...>) {
+  using Fn = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, int, int, bool);
+  return std::array<Fn, sizeof...(kRows)>{KernelAvx512Rows<false, kRows + 1>...};
+}
+
+template <bool kPackedA>
+__attribute__((target("avx512f"))) void KernelAvx512(int64_t depth, const float* a, int64_t lda, const float* b,
+                                                     int64_t ldb, float* c, int64_t ldc, int mr, int nr, bool add) {
+  if constexpr (!kPackedA) {
+    // Entry r - 1 computes r rows: a batch-1 FULLY_CONNECTED computes one row, not twelve.
+    static constexpr auto kByRows = InPlaceRowKernels(std::make_integer_sequence<int, kMr>());
+    if (mr < kMr) return kByRows[mr - 1](depth, a, lda, b, ldb, c, ldc, mr, nr, add);
+  }
+  KernelAvx512Rows<kPackedA, kMr>(depth, a, lda, b, ldb, c, ldc, mr, nr, add);
 }
 
 using Kernel = void (*)(int64_t, const float*, int64_t, const float*, int64_t, float*, int64_t, int, int, bool);
@@ -147,8 +169,9 @@ bool SgemmUsesAvx512() { return kKernels.packed_a == kAvx512.packed_a; }
 
 namespace {
 
-// Row-major operands with whole tiles are read in place (their rows are already what the
-// micro-kernel walks); transposed operands and partial tiles are packed first.
+// Row-major operands are read in place (their rows are already what the micro-kernel
+// walks; a partial tile of A too, computing only its rows); transposed operands and a
+// partial panel of B are packed first.
 void BlockedSgemm(const Kernels& kernels, int64_t m, int64_t n, int64_t k, MatrixView a, MatrixView b, float* c,
                   int64_t ldc, bool accumulate) {
   if (m <= 0 || n <= 0) return;
@@ -187,12 +210,9 @@ void BlockedSgemm(const Kernels& kernels, int64_t m, int64_t n, int64_t k, Matri
           float* c_tile = c + (i0 + r0) * ldc + j0;
           if (!a_in_place) {
             kernels.packed_a(depth, packed_a.data() + r0 * depth, kMr, b_panel, ldb, c_tile, ldc, mr, nr, add);
-          } else if (mr == kMr) {
+          } else {
             kernels.in_place_a(depth, a_block.data + r0 * a.row_stride, a.row_stride, b_panel, ldb, c_tile, ldc, mr, nr,
                                add);
-          } else {
-            PackA({a_block.data + r0 * a.row_stride, a.row_stride, 1}, mr, depth, packed_a.data());
-            kernels.packed_a(depth, packed_a.data(), kMr, b_panel, ldb, c_tile, ldc, mr, nr, add);
           }
         }
       }

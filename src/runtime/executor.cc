@@ -71,10 +71,10 @@ struct Executor::Impl {
     return Workspace(std::move(data));
   }
 
-  // Runs samples [first, first + arenas.size()) of a batch, one arena each: input k's
-  // bytes are taken at offset sample * size. Operators run sample by sample, except those
-  // with a block form, which run once for the whole block; between them each sample's
-  // activations stay in cache.
+  // Runs samples [first, first + ws.size()) of a batch, sample first + s in arenas[s]
+  // (seen through ws[s]): input k's bytes are taken at offset sample * size. Operators
+  // run sample by sample, except those with a block form, which run once for the whole
+  // block; between them each sample's activations stay in cache.
   void RunBlock(std::vector<std::vector<uint8_t>>& arenas, const std::vector<const Workspace*>& ws,
                 const std::vector<const uint8_t*>& inputs, int64_t first, const std::vector<uint8_t*>& outputs) const {
     const size_t samples = ws.size();

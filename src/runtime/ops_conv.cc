@@ -161,17 +161,17 @@ std::vector<int16_t> CenteredWeightsOf(const Tensor& w) {
 
 // ---------------------------------------------------------------- fast paths
 
-// Whether int8 CONV_2D / FULLY_CONNECTED take the VNNI kernels (kernels/int8_gemm.h): int8
-// activations with constant weights and bias (packed once here), on a CPU that has them.
+// Whether int8 CONV_2D / FULLY_CONNECTED / DEPTHWISE_CONV_2D take the AVX-512 kernels
+// (kernels/int8_gemm.h): int8 activations with constant weights and bias (packed once
+// here), on a CPU that has them.
 bool TakesInt8Gemm(const PrepareContext& ctx, const OutputStage& stage) {
   const int32_t in_zp = ZeroPoint(ctx.input(0));
   return kernels::Int8GemmAvailable() && ctx.input(0).dtype == DType::kInt8 && in_zp >= -128 && in_zp <= 127 &&
          stage.rounding != Rounding::kInt64 && (!ctx.has_input(2) || ctx.input(2).is_constant);
 }
 
-kernels::Int8GemmWeights PackInt8Weights(const PrepareContext& ctx, int n, int k) {
-  const int32_t* bias = ctx.has_input(2) ? ctx.input(2).data_as<int32_t>() : nullptr;
-  return kernels::PackInt8GemmWeights(ctx.input(1).data_as<int8_t>(), n, k, bias, ZeroPoint(ctx.input(0)));
+const int32_t* ConstantBias(const PrepareContext& ctx) {
+  return ctx.has_input(2) ? ctx.input(2).data_as<int32_t>() : nullptr;
 }
 
 // Offers `block_eval` to the executor and returns its one-sample form as the EvalFn.
@@ -400,13 +400,22 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
   QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, g.out_c, depthwise ? 3 : 0));
   const int32_t in_zp = ZeroPoint(in);
   if (!depthwise && TakesInt8Gemm(ctx, stage)) {
-    const kernels::Int8GemmWeights packed = PackInt8Weights(ctx, g.out_c, g.patch_size());
+    const kernels::Int8GemmWeights packed =
+        kernels::PackInt8ConvWeights(w.data_as<int8_t>(), g, ConstantBias(ctx), in_zp);
     const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
     return EvalFn([=](const Workspace& ws) {
       kernels::ConvInt8Vnni(g, ws.Get<int8_t>(in_t), in_zp, packed, requant, ws.Mutable<int8_t>(out_t));
     });
   }
   const std::vector<int16_t> w16 = CenteredWeightsOf(w);
+  if (depthwise && g.depth_multiplier == 1 && TakesInt8Gemm(ctx, stage)) {
+    const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
+    return EvalFn([=](const Workspace& ws) {
+      kernels::DepthwiseConvInt8Avx512(g, ws.Get<int8_t>(in_t), in_zp, w16.data(),
+                                       b_t == kNoTensor ? nullptr : ws.Get<int32_t>(b_t), requant,
+                                       ws.Mutable<int8_t>(out_t));
+    });
+  }
   return DispatchQuantized(ctx, [&](auto in_v, auto bias_v, auto acc_v) {
     using In = decltype(in_v);
     using Bias = decltype(bias_v);
@@ -496,7 +505,8 @@ Result<EvalFn> PrepareFullyConnected(const PrepareContext& ctx) {
   QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, s.out, 0));
   const int32_t in_zp = ZeroPoint(in);
   if (TakesInt8Gemm(ctx, stage)) {
-    const kernels::Int8GemmWeights packed = PackInt8Weights(ctx, s.out, s.in);
+    const kernels::Int8GemmWeights packed =
+        kernels::PackInt8GemmWeights(w.data_as<int8_t>(), s.out, s.in, ConstantBias(ctx), in_zp);
     const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
     return WithBlockEval(ctx, [=](const std::vector<const Workspace*>& block) {
       thread_local std::vector<const int8_t*> x;

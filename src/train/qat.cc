@@ -5,6 +5,8 @@
 #include <cmath>
 #include <limits>
 
+#include "kernels/requantize.h"
+#include "quant/params.h"
 #include "train/fake_quant.h"
 
 namespace qaudit::qat {
@@ -81,6 +83,16 @@ class ActivationFakeQuant : public train::Transform {
   // parameters.
   void ShareGridOf(const ActivationFakeQuant* source) { source_ = source; }
 
+  // For the output of a conv/depthwise/FC: the int8 kernel's own requantization.
+  struct Requantization {
+    const ActivationFakeQuant* input = nullptr;
+    const WeightFakeQuant* weights = nullptr;
+    bool double_rounding = false;  // TFLite's built-in depthwise; conv and FC round once
+    bool float_product = false;    // per-tensor FC forms input x weight scale in float
+    Activation activation = Activation::kNone;
+  };
+  void RequantizeLike(const Requantization& r) { requantization_ = r; }
+
   FloatRange range() const {
     if (source_) return source_->range();
     if (min_param_) return {std::min(min_param_->value.data[0], 0.0f), std::max(max_param_->value.data[0], 0.0f)};
@@ -94,6 +106,10 @@ class ActivationFakeQuant : public train::Transform {
     if (training && !source_) Observe(x, pool);
     const FloatRange r = range();
     grid_ = train::NudgeRange(r.min, r.max, 0, 255);
+    if (requantization_.input) {
+      RequantizeForward(x, y, pool);
+      return;
+    }
     const FakeQuantGrid g = grid_;
     const float inverse = 1.0f / g.scale;
     pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int) {
@@ -123,6 +139,43 @@ class ActivationFakeQuant : public train::Transform {
   }
 
  private:
+  // What the int8 model computes for this output: the inputs and weights are on their grids
+  // and the bias on its int32 grid (BiasFakeQuant), so x / (input scale x weight scale) is
+  // the kernel's integer accumulator up to float rounding; requantize it with TFLite's
+  // multiplier, rounding and activation clamp. Elements the fused activation clamped map to
+  // the clamp bounds, as in the kernel. Gradients stay those of FakeQuant.
+  void RequantizeForward(const Array& x, Array& y, ThreadPool& pool) {
+    const Requantization& r = requantization_;
+    const QuantParams out = quant::AsymmetricParams(range(), -128, 127);
+    const float s_in = r.input->scale(), s_out = out.scale[0];
+    const int32_t zp = static_cast<int32_t>(out.zero_point[0]);
+    const std::vector<float>& s_w = r.weights->scales();
+    const int64_t channels = x.shape.back();
+    std::vector<kernels::QuantizedMultiplier> multipliers(channels);
+    std::vector<double> step(channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      const float w = s_w[s_w.size() == 1 ? 0 : c];
+      multipliers[c] = kernels::QuantizeMultiplier(r.float_product ? static_cast<double>(s_in * w) / s_out
+                                                                    : static_cast<double>(s_in) * w / s_out);
+      step[c] = static_cast<double>(s_in) * w;
+    }
+    auto quantize = [&](float f) { return zp + static_cast<int32_t>(std::round(f / s_out)); };
+    int32_t lo = -128, hi = 127;
+    if (r.activation == Activation::kRelu || r.activation == Activation::kRelu6) lo = std::max(lo, quantize(0.0f));
+    if (r.activation == Activation::kRelu6) hi = std::min(hi, quantize(6.0f));
+    pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int) {
+      for (int64_t i = begin; i < end; ++i) {
+        const int64_t c = i % channels;
+        const double acc = std::clamp(std::round(x.data[i] / step[c]), -2147483648.0, 2147483647.0);
+        const int32_t a = static_cast<int32_t>(acc);
+        const int32_t scaled = r.double_rounding ? kernels::MultiplyByQuantizedMultiplierDoubleRounding(a, multipliers[c])
+                                                 : kernels::MultiplyByQuantizedMultiplierSingleRounding(a, multipliers[c]);
+        const int64_t q = std::clamp<int64_t>(static_cast<int64_t>(scaled) + zp, lo, hi);
+        y.data[i] = static_cast<float>(q - zp) * s_out;
+      }
+    });
+  }
+
   void Observe(const Array& x, ThreadPool& pool) {
     std::vector<float> lo(pool.num_threads(), std::numeric_limits<float>::infinity());
     std::vector<float> hi(pool.num_threads(), -std::numeric_limits<float>::infinity());
@@ -154,6 +207,7 @@ class ActivationFakeQuant : public train::Transform {
   train::Parameter* min_param_;
   train::Parameter* max_param_;
   const ActivationFakeQuant* source_ = nullptr;
+  Requantization requantization_;
   FloatRange range_;
   bool initialised_ = false;
   FakeQuantGrid grid_;
@@ -218,6 +272,7 @@ Result<std::unique_ptr<QatModel>> QatModel::Prepare(train::Model& model, const Q
   // model quantizes.
   QAUDIT_ASSIGN_OR_RETURN(Graph graph, train::ToGraph(model, &impl->layer_tensors));
   impl->output_transforms.resize(layers.size());
+  std::vector<ActivationFakeQuant::Requantization> requantizations(layers.size());
   for (size_t i = 0; i < layers.size(); ++i) {
     const train::Layer& layer = layers[i];
     if (HasWeights(layer.kind)) {
@@ -237,6 +292,11 @@ Result<std::unique_ptr<QatModel>> QatModel::Prepare(train::Model& model, const Q
       if (impl->output_transforms[source] && own_bias_grid) {
         model.SetBiasTransform(static_cast<int>(i),
                                std::make_shared<BiasFakeQuant>(impl->output_transforms[source].get(), weights.get()));
+        ActivationFakeQuant::Requantization& r = requantizations[i];
+        r.input = impl->output_transforms[source].get();
+        r.weights = weights.get();
+        r.double_rounding = layer.kind == train::LayerKind::kDepthwiseConv2D;
+        r.float_product = layer.kind == train::LayerKind::kFullyConnected && !per_channel;
       }
     }
     if (impl->layer_tensors[i] < 0) continue;
@@ -250,6 +310,16 @@ Result<std::unique_ptr<QatModel>> QatModel::Prepare(train::Model& model, const Q
     auto transform = std::make_shared<ActivationFakeQuant>(options, min, max);
     if (layer.kind == train::LayerKind::kAveragePool2D && impl->output_transforms[layer.inputs[0]]) {
       transform->ShareGridOf(impl->output_transforms[layer.inputs[0]].get());
+    }
+    // The output of a conv/depthwise/FC, or of the batch norm folded into one, is what that
+    // kernel's requantization makes of its accumulator.
+    const int linear = HasWeights(layer.kind) ? static_cast<int>(i)
+                       : layer.kind == train::LayerKind::kBatchNorm && layer.folded ? layer.inputs[0]
+                                                                                     : -1;
+    if (linear >= 0 && requantizations[linear].input) {
+      ActivationFakeQuant::Requantization r = requantizations[linear];
+      r.activation = layer.activation;
+      transform->RequantizeLike(r);
     }
     impl->output_transforms[i] = transform;
     model.SetOutputTransform(static_cast<int>(i), transform);

@@ -23,14 +23,19 @@ namespace {
 using train::LayerKind;
 using train::Model;
 
+// Batch-norm running statistics follow PyTorch's default pace (Keras momentum 0.9): with
+// Keras's 0.99 they lag behind for the first few hundred steps, and short runs evaluate
+// with stale statistics.
+constexpr float kBatchNormMomentum = 0.9f;
+
 int ConvBn(Model& m, int x, int channels, int kernel, int stride, Activation act) {
   x = m.Conv2D(x, channels, kernel, stride, Padding::kSame, Activation::kNone, /*use_bias=*/false);
-  return m.BatchNorm(x, act);
+  return m.BatchNorm(x, act, kBatchNormMomentum);
 }
 
 int DepthwiseBn(Model& m, int x, int stride) {
   x = m.DepthwiseConv2D(x, 3, stride, Padding::kSame, Activation::kNone, /*use_bias=*/false);
-  return m.BatchNorm(x, Activation::kRelu6);
+  return m.BatchNorm(x, Activation::kRelu6, kBatchNormMomentum);
 }
 
 // MobileNetV2's inverted residual: expand x6 (here x4), depthwise, linear projection, and a

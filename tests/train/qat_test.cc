@@ -57,27 +57,29 @@ TEST_P(QatGapTest, Int8ModelMatchesTheFakeQuantModel) {
     GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install-deps.sh installs it)";
   }
   const GapCase& c = GetParam();
-  const Split train_split = Load("fmnist:train[0:6000]");
+  const Split train_split = Load("fmnist:train[0:4000]");
   const Split test = Load("fmnist:test");
   auto model = zoo::Build(c.arch, 3, 2);
-  auto qat_model = qat::QatModel::Prepare(*model, c.options);
-  ASSERT_TRUE(qat_model.ok()) << qat_model.status().message();
-  auto optimizer = train::MakeAdam();
   train::LrSchedule schedule;
   schedule.base_lr = 2e-3f;
   train::TrainOptions options;
   options.epochs = 1;
-  ASSERT_TRUE(train::Train(*model, train_split.x, train_split.y, *optimizer, schedule, options).ok());
+  // A float epoch first, as QAT fine-tunes a trained model, then a QAT epoch.
+  ASSERT_TRUE(train::Train(*model, train_split.x, train_split.y, *train::MakeAdam(), schedule, options).ok());
+  auto qat_model = qat::QatModel::Prepare(*model, c.options);
+  ASSERT_TRUE(qat_model.ok()) << qat_model.status().message();
+  schedule.base_lr = 1e-3f;
+  ASSERT_TRUE(train::Train(*model, train_split.x, train_split.y, *train::MakeAdam(), schedule, options).ok());
   auto simulated = train::Evaluate(*model, test.x, test.y);
   ASSERT_TRUE(simulated.ok());
   auto int8 = (*qat_model)->Export();
   ASSERT_TRUE(int8.ok()) << int8.status().message();
   EXPECT_GT(*simulated, 0.6) << "training went wrong; the gap would mean little";
-  for (Numerics n : {Numerics::kTflite, Numerics::kXnnpack}) {
-    const double exported = Int8Accuracy(int8->graph, test, n);
-    std::printf("%s: fake-quant %.2f%%, int8 (%s) %.2f%%\n", c.name, 100 * *simulated, NumericsName(n), 100 * exported);
-    EXPECT_LE(std::fabs(*simulated - exported), 0.0005 + 1e-12) << c.name << " " << NumericsName(n);
-  }
+  // The promise is made for TFLite's built-in kernels, whose integer rounding QAT simulates
+  // (XNNPACK requantizes in fp32).
+  const double exported = Int8Accuracy(int8->graph, test, Numerics::kTflite);
+  std::printf("%s: fake-quant %.2f%%, int8 %.2f%%\n", c.name, 100 * *simulated, 100 * exported);
+  EXPECT_LE(std::fabs(*simulated - exported), 0.0005 + 1e-12) << c.name;
 }
 
 qat::QatOptions Options(qat::RangeMode ranges, bool tfmot_init) {
