@@ -177,8 +177,10 @@ int Main(int argc, char** argv) {
     } else if (a == "--write-cnn" && has_value) {
       write_cnn = argv[++i];
     } else {
-      std::fprintf(stderr, "usage: %s [--runs N] [--numerics MODE] [--mobilenet PATH] [--only LABEL-PREFIX] "
-                           "[--write-cnn PREFIX]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--runs N] [--numerics MODE] [--mobilenet PATH] [--only LABEL-PREFIX] "
+                   "[--write-cnn PREFIX]\n",
+                   argv[0]);
       return 2;
     }
   }
@@ -213,11 +215,12 @@ int Main(int argc, char** argv) {
       const Graph* graph;
       int batch, threads;
     };
-    const Workload workloads[] = {{"cnn int8", &q, 256, 1},  {"cnn int8", &q, 256, 2},  {"cnn int8", &q, 1, 1},
+    const Workload workloads[] = {{"cnn int8", &q, 256, 1},    {"cnn int8", &q, 256, 2},    {"cnn int8", &q, 1, 1},
                                   {"cnn float", &cnn, 256, 1}, {"cnn float", &cnn, 256, 2}, {"cnn float", &cnn, 1, 1}};
     std::vector<Row> rows;
     for (const Workload& w : workloads) {
-      const std::string name = w.label + " b" + std::to_string(w.batch) + " t" + std::to_string(w.threads);  // "cnn int8 b256 t1"
+      const std::string name =
+          w.label + " b" + std::to_string(w.batch) + " t" + std::to_string(w.threads);  // "cnn int8 b256 t1"
       if (name.compare(0, only.size(), only) != 0) {
         rows.push_back({});
         continue;

@@ -96,19 +96,26 @@ struct PaddedImage {
 };
 template <typename In, typename T, typename Convert>
 bool PadImage(const ConvGeometry& g, const In* in, int b, T zero, Convert convert, PaddedImage<T>* out) {
-  const int64_t last_y = static_cast<int64_t>(g.out_h - 1) * g.stride_h + static_cast<int64_t>(g.filter_h - 1) * g.dilation_h;
-  const int64_t last_x = static_cast<int64_t>(g.out_w - 1) * g.stride_w + static_cast<int64_t>(g.filter_w - 1) * g.dilation_w;
+  const int64_t last_y = int64_t{g.out_h - 1} * g.stride_h + int64_t{g.filter_h - 1} * g.dilation_h;
+  const int64_t last_x = int64_t{g.out_w - 1} * g.stride_w + int64_t{g.filter_w - 1} * g.dilation_w;
   const int64_t height = std::max<int64_t>(last_y + 1, g.pad_top + g.in_h);
   const int64_t width = std::max<int64_t>(last_x + 1, g.pad_left + g.in_w);
   if (height * width > 4 * (static_cast<int64_t>(g.in_h) + 2) * (g.in_w + 2) + 4096) return false;
   out->height = static_cast<int>(height), out->width = static_cast<int>(width);
-  out->data.assign(static_cast<size_t>(height * width) * g.in_c + PaddedImage<T>::kSlack, zero);
-  const int64_t row = static_cast<int64_t>(g.in_w) * g.in_c;  // hoisted: a char store could alias g
+  // Only the border is filled with `zero`: a 1x1 convolution's padded image is the image.
+  out->data.resize(static_cast<size_t>(height * width) * g.in_c + PaddedImage<T>::kSlack);
+  T* data = out->data.data();
+  const int64_t c = g.in_c, row = g.in_w * c;  // hoisted: a char store could alias g
+  const int64_t left = g.pad_left * c, right = (width - g.pad_left - g.in_w) * c;
+  std::fill(data, data + g.pad_top * width * c, zero);
   for (int y = 0; y < g.in_h; ++y) {
     const In* src = in + (static_cast<int64_t>(b) * g.in_h + y) * row;
-    T* dst = out->data.data() + ((y + g.pad_top) * width + g.pad_left) * g.in_c;
-    for (int64_t i = 0; i < row; ++i) dst[i] = convert(src[i]);
+    T* dst = data + (y + g.pad_top) * width * c;
+    std::fill(dst, dst + left, zero);
+    for (int64_t i = 0; i < row; ++i) dst[left + i] = convert(src[i]);
+    std::fill(dst + left + row, dst + left + row + right, zero);
   }
+  std::fill(data + (g.pad_top + g.in_h) * width * c, data + out->data.size(), zero);
   return true;
 }
 
@@ -122,11 +129,15 @@ void PatchFromPadded(const ConvGeometry& g, const PaddedImage<T>& image, int oy,
   const int64_t row_stride = static_cast<int64_t>(image.width) * in_c * g.dilation_h;
   const T* row = image.data.data() + (static_cast<int64_t>(oy) * g.stride_h * image.width + ox * g.stride_w) * in_c;
   if (dilation_w == 1) {
-    for (int ky = 0; ky < filter_h; ++ky, row += row_stride, patch += filter_w * in_c) copy(row, filter_w * in_c, patch);
+    for (int ky = 0; ky < filter_h; ++ky, row += row_stride, patch += filter_w * in_c) {
+      copy(row, filter_w * in_c, patch);
+    }
     return;
   }
   for (int ky = 0; ky < filter_h; ++ky, row += row_stride) {
-    for (int kx = 0; kx < filter_w; ++kx, patch += in_c) copy(row + static_cast<int64_t>(kx) * dilation_w * in_c, in_c, patch);
+    for (int kx = 0; kx < filter_w; ++kx, patch += in_c) {
+      copy(row + static_cast<int64_t>(kx) * dilation_w * in_c, in_c, patch);
+    }
   }
 }
 

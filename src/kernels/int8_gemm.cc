@@ -7,16 +7,18 @@
 
 // GCC 12 warns about the undefined first operand its own intrinsics headers pass to
 // masked builtins (_mm512_undefined_epi32); the warning is about the header, not this code.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace qaudit::kernels {
 
-#define QAUDIT_VNNI __attribute__((target("avx512f,avx512bw,avx512vnni")))
+#define QAUDIT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
 
 bool Int8GemmAvailable() {
   __builtin_cpu_init();
   static const bool available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                __builtin_cpu_supports("avx512vnni");
+                                __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
   return available;
 }
 
@@ -188,7 +190,8 @@ void Gemm(int m, RowOf row_of, const RowsOfA& a, const Int8GemmWeights& w, int32
 }  // namespace
 
 void Int8Gemm(int m, const uint8_t* a, int64_t lda, const Int8GemmWeights& w, int32_t* acc) {
-  Gemm(m, [&](int i) { return a + i * lda; }, RowsOfA{1, w.k_padded / 4, 0}, w, acc);
+  Gemm(
+      m, [&](int i) { return a + i * lda; }, RowsOfA{1, w.k_padded / 4, 0}, w, acc);
 }
 
 namespace {
@@ -204,13 +207,13 @@ QAUDIT_VNNI inline __m512i InterleaveSaturated(__m512i even, __m512i odd) {
 // MultiplyByQuantizedMultiplierSingleRounding on channels [c, c + 16): vpmuldq multiplies
 // the low halves of the 64-bit lanes, i.e. the even channels, then (shifted down) the odd.
 QAUDIT_VNNI inline __m512i SingleRounding(const Int8Requantization& r, int c, __m512i x, __m512i m) {
-  const __m512i even = _mm512_srav_epi64(
-      _mm512_add_epi64(_mm512_mul_epi32(x, m), _mm512_loadu_si512(r.round64.data() + c)),
-      _mm512_loadu_si512(r.shift64.data() + c));
-  const __m512i odd = _mm512_srav_epi64(
-      _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)),
-                       _mm512_loadu_si512(r.round64.data() + c + 8)),
-      _mm512_loadu_si512(r.shift64.data() + c + 8));
+  const __m512i even =
+      _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), _mm512_loadu_si512(r.round64.data() + c)),
+                        _mm512_loadu_si512(r.shift64.data() + c));
+  const __m512i odd =
+      _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)),
+                                         _mm512_loadu_si512(r.round64.data() + c + 8)),
+                        _mm512_loadu_si512(r.shift64.data() + c + 8));
   return InterleaveSaturated(even, odd);
 }
 
@@ -234,10 +237,10 @@ QAUDIT_VNNI inline __m512i DoublingHighMul(__m512i x64, __m512i left, __m512i m)
 
 // MultiplyByQuantizedMultiplierDoubleRounding on channels [c, c + 16).
 QAUDIT_VNNI inline __m512i DoubleRounding(const Int8Requantization& r, int c, __m512i x, __m512i m) {
-  const __m512i even = DoublingHighMul(_mm512_srai_epi64(_mm512_slli_epi64(x, 32), 32),
-                                       _mm512_loadu_si512(r.shift64.data() + c), m);
-  const __m512i odd = DoublingHighMul(_mm512_srai_epi64(x, 32), _mm512_loadu_si512(r.shift64.data() + c + 8),
-                                      _mm512_srli_epi64(m, 32));
+  const __m512i even =
+      DoublingHighMul(_mm512_srai_epi64(_mm512_slli_epi64(x, 32), 32), _mm512_loadu_si512(r.shift64.data() + c), m);
+  const __m512i odd =
+      DoublingHighMul(_mm512_srai_epi64(x, 32), _mm512_loadu_si512(r.shift64.data() + c + 8), _mm512_srli_epi64(m, 32));
   const __m512i high = InterleaveSaturated(even, odd);  // already in int32 range
   // RoundingDivideByPOT(high, right).
   const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
@@ -284,10 +287,17 @@ QAUDIT_VNNI void RequantizeRows(const Int8Requantization& r, const int32_t* acc,
 void Requantize(const Int8Requantization& r, const int32_t* acc, int64_t ld_acc, int m, int n, int8_t* out,
                 int64_t ld_out) {
   switch (r.rounding) {
-    case Rounding::kDouble: RequantizeRows<Rounding::kDouble>(r, acc, ld_acc, m, n, out, ld_out); break;
-    case Rounding::kSingle: RequantizeRows<Rounding::kSingle>(r, acc, ld_acc, m, n, out, ld_out); break;
-    case Rounding::kFp32: RequantizeRows<Rounding::kFp32>(r, acc, ld_acc, m, n, out, ld_out); break;
-    case Rounding::kInt64: break;  // 16x8 only; never packed for this path
+    case Rounding::kDouble:
+      RequantizeRows<Rounding::kDouble>(r, acc, ld_acc, m, n, out, ld_out);
+      break;
+    case Rounding::kSingle:
+      RequantizeRows<Rounding::kSingle>(r, acc, ld_acc, m, n, out, ld_out);
+      break;
+    case Rounding::kFp32:
+      RequantizeRows<Rounding::kFp32>(r, acc, ld_acc, m, n, out, ld_out);
+      break;
+    case Rounding::kInt64:
+      break;  // 16x8 only; never packed for this path
   }
 }
 
@@ -354,16 +364,18 @@ QAUDIT_VNNI void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t i
           }
           for (int ky = 0; ky < g.filter_h; ++ky) std::copy_n(patch.data() + ky * run, run, dst + ky * run_padded);
         }
-        Gemm(rows, [&](int i) { return patches.data() + static_cast<int64_t>(i) * w.k_padded; },
-             RowsOfA{std::max(w.segments, 1), run_padded / 4, run_padded}, w, acc.data());
+        Gemm(
+            rows, [&](int i) { return patches.data() + static_cast<int64_t>(i) * w.k_padded; },
+            RowsOfA{std::max(w.segments, 1), run_padded / 4, run_padded}, w, acc.data());
       }
       Requantize(r, acc.data(), w.n_padded, rows, g.out_c, out + (b * pixels + p0) * g.out_c, g.out_c);
     }
   }
 }
 
-void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const Int8GemmWeights& w, const Int8Requantization& r,
-                            int8_t* const* y) {
+// Marked for the VNNI target so that the conversion loop vectorizes with it.
+QAUDIT_VNNI void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const Int8GemmWeights& w,
+                                        const Int8Requantization& r, int8_t* const* y) {
   thread_local std::vector<uint8_t> a;
   thread_local std::vector<int32_t> acc;
   a.resize(static_cast<size_t>(rows) * w.k_padded);
@@ -373,23 +385,30 @@ void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const Int8GemmWeig
     for (int k = 0; k < w.k; ++k) row[k] = static_cast<uint8_t>(x[i][k] + 128);
   }
   Int8Gemm(rows, a.data(), w.k_padded, w, acc.data());
-  for (int i = 0; i < rows; ++i) Requantize(r, acc.data() + static_cast<int64_t>(i) * w.n_padded, w.n_padded, 1, w.n, y[i], w.n);
+  for (int i = 0; i < rows; ++i)
+    Requantize(r, acc.data() + static_cast<int64_t>(i) * w.n_padded, w.n_padded, 1, w.n, y[i], w.n);
 }
 
 QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const int16_t* w16,
                                          const int32_t* bias, const Int8Requantization& r, int8_t* out) {
-  const int channels = g.out_c, padded = RoundUp(channels, kBlock);
+  // 32 channels per step. (x - zp) * w is at most 255 * 128 in magnitude, so the products
+  // are exact in int16 (vpmullw); they are widened to int32 before the sum.
+  constexpr int kStep = 2 * kBlock;
+  const int channels = g.out_c, padded = RoundUp(channels, kStep);
   thread_local std::vector<int32_t> acc;  // one output row
   acc.resize(static_cast<size_t>(g.out_w) * padded);
-  const __m512i zp = _mm512_set1_epi32(in_zp);
+  const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(in_zp));
   for (int b = 0; b < g.batch; ++b) {
     for (int oy = 0; oy < g.out_h; ++oy) {
       const int y_origin = oy * g.stride_h - g.pad_top;
       for (int ox = 0; ox < g.out_w; ++ox) {
         const int x_origin = ox * g.stride_w - g.pad_left;
-        for (int c = 0; c < channels; c += kBlock) {
-          const __mmask16 valid = channels - c >= kBlock ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (channels - c)) - 1);
-          __m512i sum = bias ? _mm512_maskz_loadu_epi32(valid, bias + c) : _mm512_setzero_si512();
+        for (int c = 0; c < channels; c += kStep) {
+          const __mmask32 valid = channels - c >= kStep ? ~__mmask32{0} : (__mmask32{1} << (channels - c)) - 1;
+          __m512i low =
+              bias ? _mm512_maskz_loadu_epi32(static_cast<__mmask16>(valid), bias + c) : _mm512_setzero_si512();
+          __m512i high = bias ? _mm512_maskz_loadu_epi32(static_cast<__mmask16>(valid >> 16), bias + c + 16)
+                              : _mm512_setzero_si512();
           for (int ky = 0; ky < g.filter_h; ++ky) {
             const int iy = y_origin + ky * g.dilation_h;
             if (iy < 0 || iy >= g.in_h) continue;
@@ -398,12 +417,16 @@ QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in
               if (ix < 0 || ix >= g.in_w) continue;
               const int8_t* x = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c + c;
               const int16_t* w = w16 + (static_cast<int64_t>(ky) * g.filter_w + kx) * channels + c;
-              const __m512i xv = _mm512_sub_epi32(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(valid, x)), zp);
-              const __m512i wv = _mm512_cvtepi16_epi32(_mm256_maskz_loadu_epi16(valid, w));
-              sum = _mm512_add_epi32(sum, _mm512_mullo_epi32(xv, wv));  // wraps, as WrapAdd
+              const __m512i xv = _mm512_sub_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(valid, x)), zp);
+              const __m512i product = _mm512_mullo_epi16(xv, _mm512_maskz_loadu_epi16(valid, w));
+              // Sums wrap, as WrapAdd.
+              low = _mm512_add_epi32(low, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(product)));
+              high = _mm512_add_epi32(high, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(product, 1)));
             }
           }
-          _mm512_storeu_si512(acc.data() + static_cast<int64_t>(ox) * padded + c, sum);
+          int32_t* a = acc.data() + static_cast<int64_t>(ox) * padded + c;
+          _mm512_storeu_si512(a, low);
+          _mm512_storeu_si512(a + kBlock, high);
         }
       }
       Requantize(r, acc.data(), padded, g.out_w, channels,

@@ -1,7 +1,8 @@
 // The fast path of int8 CONV_2D and FULLY_CONNECTED: an AVX-512 VNNI matrix product with
-// int32 accumulation, then the output stage of output_stage.h vectorized. Results are the
-// reference kernels' (conv.h, fully_connected.h), bit for bit, in every rounding rule but
-// kInt64 (16x8, which never comes here).
+// int32 accumulation (convolutions read their patches in place from a padded copy of the
+// image), then the output stage of output_stage.h vectorized; and DEPTHWISE_CONV_2D on the
+// same output stage. Results are the reference kernels' (conv.h, fully_connected.h), bit
+// for bit, in every rounding rule but kInt64 (16x8, which never comes here).
 //
 // vpdpbusd multiplies unsigned by signed bytes, so activations enter as x + 128 (uint8) and
 // the weights as they are (int8 weights are symmetric). Per output channel c the reference
@@ -11,7 +12,7 @@
 // all modulo 2^32 as TFLite's int32 accumulator wraps; Prepare computes offset once and the
 // micro-kernel starts from it. Taps in the padding enter as zp + 128, i.e. x - zp = 0.
 //
-// Callers check Int8GemmAvailable() (the CPU has AVX-512 F, BW and VNNI); elsewhere the
+// Callers check Int8GemmAvailable() (the CPU has AVX-512 F, BW, VL and VNNI); elsewhere the
 // reference kernels run.
 #ifndef QAUDIT_SRC_KERNELS_INT8_GEMM_H_
 #define QAUDIT_SRC_KERNELS_INT8_GEMM_H_

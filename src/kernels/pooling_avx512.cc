@@ -8,7 +8,9 @@
 
 // GCC 12 warns about the undefined first operand its own intrinsics headers pass to
 // masked builtins; the warning is about the header, not this code.
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 namespace qaudit::kernels {
 

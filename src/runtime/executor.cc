@@ -152,8 +152,10 @@ Result<std::unique_ptr<Executor>> Executor::Create(Graph graph, const ExecutorOp
   }
   // Blocks of up to 32 samples (a FULLY_CONNECTED then multiplies 32 rows per pass over its
   // weights), as long as their arenas stay within about 4 MiB.
-  if (std::any_of(impl->block_evals.begin(), impl->block_evals.end(), [](const BlockEvalFn& f) { return f != nullptr; })) {
-    impl->block_samples = static_cast<int>(std::clamp<size_t>((size_t{4} << 20) / std::max<size_t>(impl->arena_size, 1), 1, 32));
+  const auto& blocks = impl->block_evals;
+  if (std::any_of(blocks.begin(), blocks.end(), [](const BlockEvalFn& f) { return f != nullptr; })) {
+    const size_t fit = (size_t{4} << 20) / std::max<size_t>(impl->arena_size, 1);
+    impl->block_samples = static_cast<int>(std::clamp<size_t>(fit, 1, 32));
   }
   return std::unique_ptr<Executor>(new Executor(std::move(impl)));
 }

@@ -164,7 +164,7 @@ std::vector<int16_t> CenteredWeightsOf(const Tensor& w) {
 // Whether int8 CONV_2D / FULLY_CONNECTED / DEPTHWISE_CONV_2D take the AVX-512 kernels
 // (kernels/int8_gemm.h): int8 activations with constant weights and bias (packed once
 // here), on a CPU that has them.
-bool TakesInt8Gemm(const PrepareContext& ctx, const OutputStage& stage) {
+bool TakesInt8Avx512(const PrepareContext& ctx, const OutputStage& stage) {
   const int32_t in_zp = ZeroPoint(ctx.input(0));
   return kernels::Int8GemmAvailable() && ctx.input(0).dtype == DType::kInt8 && in_zp >= -128 && in_zp <= 127 &&
          stage.rounding != Rounding::kInt64 && (!ctx.has_input(2) || ctx.input(2).is_constant);
@@ -399,7 +399,7 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectConstant(1));
   QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, g.out_c, depthwise ? 3 : 0));
   const int32_t in_zp = ZeroPoint(in);
-  if (!depthwise && TakesInt8Gemm(ctx, stage)) {
+  if (!depthwise && TakesInt8Avx512(ctx, stage)) {
     const kernels::Int8GemmWeights packed =
         kernels::PackInt8ConvWeights(w.data_as<int8_t>(), g, ConstantBias(ctx), in_zp);
     const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
@@ -408,7 +408,7 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
     });
   }
   const std::vector<int16_t> w16 = CenteredWeightsOf(w);
-  if (depthwise && g.depth_multiplier == 1 && TakesInt8Gemm(ctx, stage)) {
+  if (depthwise && g.depth_multiplier == 1 && TakesInt8Avx512(ctx, stage)) {
     const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
     return EvalFn([=](const Workspace& ws) {
       kernels::DepthwiseConvInt8Avx512(g, ws.Get<int8_t>(in_t), in_zp, w16.data(),
@@ -504,7 +504,7 @@ Result<EvalFn> PrepareFullyConnected(const PrepareContext& ctx) {
   QAUDIT_RETURN_IF_ERROR(ctx.ExpectConstant(1));
   QAUDIT_ASSIGN_OR_RETURN(OutputStage stage, MakeAccumulatorStage(ctx, o.activation, s.out, 0));
   const int32_t in_zp = ZeroPoint(in);
-  if (TakesInt8Gemm(ctx, stage)) {
+  if (TakesInt8Avx512(ctx, stage)) {
     const kernels::Int8GemmWeights packed =
         kernels::PackInt8GemmWeights(w.data_as<int8_t>(), s.out, s.in, ConstantBias(ctx), in_zp);
     const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);

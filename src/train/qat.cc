@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 
 #include "kernels/requantize.h"
 #include "quant/params.h"
@@ -106,7 +107,9 @@ class ActivationFakeQuant : public train::Transform {
     if (training && !source_) Observe(x, pool);
     const FloatRange r = range();
     grid_ = train::NudgeRange(r.min, r.max, 0, 255);
-    if (requantization_.input) {
+    // Evaluation computes exactly what the int8 model computes; training steps use the plain
+    // FakeQuant grid, which differs from it only by rare one-step roundings and is cheaper.
+    if (requantization_.input && !training) {
       RequantizeForward(x, y, pool);
       return;
     }
@@ -152,38 +155,66 @@ class ActivationFakeQuant : public train::Transform {
     const std::vector<float>& s_w = r.weights->scales();
     const int64_t channels = x.shape.back();
     std::vector<kernels::QuantizedMultiplier> multipliers(channels);
-    std::vector<double> step(channels);
+    std::vector<float> inverse_step(channels);
     for (int64_t c = 0; c < channels; ++c) {
       const float w = s_w[s_w.size() == 1 ? 0 : c];
       multipliers[c] = kernels::QuantizeMultiplier(r.float_product ? static_cast<double>(s_in * w) / s_out
                                                                     : static_cast<double>(s_in) * w / s_out);
-      step[c] = static_cast<double>(s_in) * w;
+      // x / step is an integer up to float rounding, so multiplying by the inverse rounds to
+      // the same accumulator.
+      inverse_step[c] = static_cast<float>(1.0 / (static_cast<double>(s_in) * w));
+    }
+    std::vector<int64_t> single_multiplier(channels), single_round(channels), single_shift(channels);
+    for (int64_t c = 0; c < channels; ++c) {
+      single_multiplier[c] = multipliers[c].multiplier;
+      single_shift[c] = 31 - multipliers[c].shift;
+      single_round[c] = int64_t{1} << (single_shift[c] - 1);
     }
     auto quantize = [&](float f) { return zp + static_cast<int32_t>(std::round(f / s_out)); };
     int32_t lo = -128, hi = 127;
     if (r.activation == Activation::kRelu || r.activation == Activation::kRelu6) lo = std::max(lo, quantize(0.0f));
     if (r.activation == Activation::kRelu6) hi = std::min(hi, quantize(6.0f));
-    pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int) {
-      for (int64_t i = begin; i < end; ++i) {
-        const int64_t c = i % channels;
-        const double acc = std::clamp(std::round(x.data[i] / step[c]), -2147483648.0, 2147483647.0);
-        const int32_t a = static_cast<int32_t>(acc);
-        const int32_t scaled = r.double_rounding ? kernels::MultiplyByQuantizedMultiplierDoubleRounding(a, multipliers[c])
-                                                 : kernels::MultiplyByQuantizedMultiplierSingleRounding(a, multipliers[c]);
-        const int64_t q = std::clamp<int64_t>(static_cast<int64_t>(scaled) + zp, lo, hi);
-        y.data[i] = static_cast<float>(q - zp) * s_out;
-      }
-    });
+    const int64_t rows = x.size() / channels;
+    auto run = [&](auto double_rounding) {
+      pool.ParallelFor(rows, [&](int64_t begin, int64_t end, int) {
+        for (int64_t row = begin; row < end; ++row) {
+          const float* in = x.data.data() + row * channels;
+          float* out = y.data.data() + row * channels;
+          for (int64_t c = 0; c < channels; ++c) {
+            const float acc = std::fmin(std::fmax(std::nearbyint(in[c] * inverse_step[c]), -2147483520.0f), 2147483520.0f);
+            const int32_t a = static_cast<int32_t>(acc);
+            int64_t scaled;
+            if constexpr (decltype(double_rounding)::value) {
+              scaled = kernels::MultiplyByQuantizedMultiplierDoubleRounding(a, multipliers[c]);
+            } else {
+              // MultiplyByQuantizedMultiplierSingleRounding, spelled out over plain arrays so
+              // that the loop vectorizes (the int32 saturation cannot bind after the clamp).
+              scaled = (int64_t{a} * single_multiplier[c] + single_round[c]) >> single_shift[c];
+            }
+            const int64_t q = std::clamp<int64_t>(scaled + zp, lo, hi);
+            out[c] = static_cast<float>(q - zp) * s_out;
+          }
+        }
+      });
+    };
+    if (r.double_rounding) {
+      run(std::true_type{});
+    } else {
+      run(std::false_type{});
+    }
   }
 
   void Observe(const Array& x, ThreadPool& pool) {
     std::vector<float> lo(pool.num_threads(), std::numeric_limits<float>::infinity());
     std::vector<float> hi(pool.num_threads(), -std::numeric_limits<float>::infinity());
     pool.ParallelFor(x.size(), [&](int64_t begin, int64_t end, int worker) {
+      float l = lo[worker], h = hi[worker];  // in registers, so the loop vectorizes
       for (int64_t i = begin; i < end; ++i) {
-        lo[worker] = std::min(lo[worker], x.data[i]);
-        hi[worker] = std::max(hi[worker], x.data[i]);
+        l = x.data[i] < l ? x.data[i] : l;
+        h = x.data[i] > h ? x.data[i] : h;
       }
+      lo[worker] = l;
+      hi[worker] = h;
     });
     const FloatRange batch{*std::min_element(lo.begin(), lo.end()), *std::max_element(hi.begin(), hi.end())};
     if (!initialised_) {

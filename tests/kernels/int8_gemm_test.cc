@@ -25,9 +25,12 @@ int Uniform(std::mt19937& rng, int lo, int hi) { return std::uniform_int_distrib
 // Zero points at the extremes of int8 half of the time.
 int32_t ZeroPoint(std::mt19937& rng) {
   switch (Uniform(rng, 0, 3)) {
-    case 0: return -128;
-    case 1: return 127;
-    default: return Uniform(rng, -128, 127);
+    case 0:
+      return -128;
+    case 1:
+      return 127;
+    default:
+      return Uniform(rng, -128, 127);
   }
 }
 
@@ -38,7 +41,8 @@ OutputStage RandomStage(std::mt19937& rng, Rounding rounding, int channels, bool
   std::vector<float> as_float(channels);
   const double exponent = std::uniform_real_distribution<double>(-34.0, 9.0)(rng);  // flushed to zero up to 2^12
   for (int c = 0; c < channels; ++c) {
-    const double m = std::exp2(per_channel ? exponent + std::uniform_real_distribution<double>(-3.0, 3.0)(rng) : exponent);
+    const double m =
+        std::exp2(per_channel ? exponent + std::uniform_real_distribution<double>(-3.0, 3.0)(rng) : exponent);
     real[c] = per_channel || c == 0 ? m : real[0];
     as_float[c] = static_cast<float>(real[c]);
   }
@@ -70,10 +74,17 @@ TEST(Int8GemmTest, RequantizeMatchesOutputStage) {
       std::vector<int32_t> acc((n + 15) / 16 * 16);  // Requantize reads whole vectors
       for (int c = 0; c < n; ++c) {
         switch (Uniform(rng, 0, 5)) {
-          case 0: acc[c] = INT32_MIN; break;
-          case 1: acc[c] = INT32_MAX; break;
-          case 2: acc[c] = Uniform(rng, INT32_MIN, INT32_MAX); break;
-          default: acc[c] = Uniform(rng, -100000, 100000);
+          case 0:
+            acc[c] = INT32_MIN;
+            break;
+          case 1:
+            acc[c] = INT32_MAX;
+            break;
+          case 2:
+            acc[c] = Uniform(rng, INT32_MIN, INT32_MAX);
+            break;
+          default:
+            acc[c] = Uniform(rng, -100000, 100000);
         }
       }
       std::vector<int8_t> expected(n), got(n);
@@ -120,8 +131,7 @@ TEST(Int8GemmTest, ConvMatchesReference) {
     const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
     ConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), has_bias ? bias.data() : nullptr,
                                                     stage, expected.data());
-    const Int8GemmWeights packed =
-        PackInt8ConvWeights(w.data(), g, has_bias ? bias.data() : nullptr, in_zp);
+    const Int8GemmWeights packed = PackInt8ConvWeights(w.data(), g, has_bias ? bias.data() : nullptr, in_zp);
     ConvInt8Vnni(g, in.data(), in_zp, packed, MakeInt8Requantization(stage), got.data());
     ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x"
                              << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w << " out_c "
@@ -156,7 +166,8 @@ TEST(Int8GemmTest, DepthwiseMatchesReference) {
     const size_t out_size = static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.out_c;
     std::vector<int8_t> expected(out_size), got(out_size);
     const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
-    DepthwiseConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), b, stage, expected.data());
+    DepthwiseConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), b, stage,
+                                                             expected.data());
     DepthwiseConvInt8Avx512(g, in.data(), in_zp, w16.data(), b, MakeInt8Requantization(stage), got.data());
     ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x"
                              << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w;
