@@ -39,7 +39,10 @@ inline FakeQuantGrid NudgeRange(float min, float max, int quant_min, int quant_m
 
 // TensorFlow multiplies by the inverse scale rather than dividing; so do we.
 inline float FakeQuantValue(float x, const FakeQuantGrid& g, float inverse_scale) {
-  const float clamped = std::fmin(std::fmax(x, g.nudged_min), g.nudged_max);
+  // Comparisons rather than std::fmin/fmax, which compile to library calls and stop the
+  // callers' loops from vectorizing (x is never NaN here).
+  const float low = x < g.nudged_min ? g.nudged_min : x;
+  const float clamped = low > g.nudged_max ? g.nudged_max : low;
   return std::floor((clamped - g.nudged_min) * inverse_scale + 0.5f) * g.scale + g.nudged_min;
 }
 inline float FakeQuantValue(float x, const FakeQuantGrid& g) { return FakeQuantValue(x, g, 1.0f / g.scale); }

@@ -181,7 +181,8 @@ class ActivationFakeQuant : public train::Transform {
           const float* in = x.data.data() + row * channels;
           float* out = y.data.data() + row * channels;
           for (int64_t c = 0; c < channels; ++c) {
-            const float acc = std::fmin(std::fmax(std::nearbyint(in[c] * inverse_step[c]), -2147483520.0f), 2147483520.0f);
+            const float rounded = std::nearbyint(in[c] * inverse_step[c]);
+            const float acc = rounded < -2147483520.0f ? -2147483520.0f : rounded > 2147483520.0f ? 2147483520.0f : rounded;
             const int32_t a = static_cast<int32_t>(acc);
             int64_t scaled;
             if constexpr (decltype(double_rounding)::value) {
