@@ -130,9 +130,13 @@ int Search(int argc, char** argv) {
   std::printf("%-4s %-15s %10s %10s %8s %12s %12s\n", "#", "calibrator", "percentile", "ema c", "clip", "accuracy", "mse");
   for (size_t i = 0; i < result->history.size(); ++i) {
     const search::Trial& t = result->history[i];
-    std::printf("%-4zu %-15s %10.5g %10.3g %8.3f %11.2f%% %12.4g%s\n", i, CalibratorName(t.config.calibrator),
-                t.config.percentile, t.config.averaging_constant, t.config.clip_fraction,
-                t.accuracy < 0 ? 0.0 : 100 * t.accuracy, t.mse, i == result->best ? "  <- best" : "");
+    // Only the chosen calibrator's own parameter is shown.
+    char percentile[32] = "-", ema[32] = "-";
+    if (t.config.calibrator == Calibrator::kPercentile) std::snprintf(percentile, sizeof(percentile), "%.4f", t.config.percentile);
+    if (t.config.calibrator == Calibrator::kMovingAverage) std::snprintf(ema, sizeof(ema), "%.4f", t.config.averaging_constant);
+    std::printf("%-4zu %-15s %10s %10s %8.3f %11.2f%% %12.4g%s\n", i, CalibratorName(t.config.calibrator), percentile,
+                ema, t.config.clip_fraction, t.accuracy < 0 ? 0.0 : 100 * t.accuracy, t.mse,
+                i == result->best ? "  <- best" : "");
   }
   std::printf("best: %s\nTFLite's default (minmax, no clipping): objective %.6g; best %.6g\n",
               search::ConfigToJson(best.config).c_str(), baseline.objective, best.objective);

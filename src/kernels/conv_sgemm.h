@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 #include "kernels/conv.h"
@@ -32,9 +33,18 @@ inline void ConvFloatSgemm(const ConvGeometry& g, const float* in, const float* 
   const int rows_per_pass = std::clamp(16384 / k / 12 * 12, 12, 240);
   thread_local PaddedImage<float> image;
   thread_local std::vector<float> patches;
-  patches.resize(static_cast<size_t>(rows_per_pass) * k);
+  patches.resize(static_cast<size_t>(rows_per_pass) * k + 4);
   const auto same = [](float v) { return v; };
-  const auto copy = [](const float* src, int n, float* dst) { std::copy_n(src, n, dst); };
+  // A first layer's runs are a few floats (3 for 3x3 over one channel): a fixed 16-byte
+  // move instead of a library call; the float written past such a run is overwritten by
+  // the next run or falls in the slack of `patches`.
+  const auto copy = [](const float* src, int n, float* dst) {
+    if (n <= 4) {
+      std::memcpy(dst, src, 4 * sizeof(float));
+    } else {
+      std::copy_n(src, n, dst);
+    }
+  };
   for (int b = 0; b < g.batch; ++b) {
     const bool padded = PadImage(g, in, b, 0.0f, same, &image);
     for (int64_t p0 = 0; p0 < pixels; p0 += rows_per_pass) {

@@ -277,7 +277,13 @@ QAUDIT_VNNI void RequantizeRows(const Int8Requantization& r, const int32_t* acc,
       }
       v = _mm512_add_epi32(v, zp);  // wraps, as WrapAdd
       v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-      _mm512_mask_cvtepi32_storeu_epi8(o + c, valid, v);
+      // Narrowed in a register: vpmovdb with a memory operand is slow on AMD's Zen cores.
+      const __m128i bytes = _mm512_cvtepi32_epi8(v);
+      if (valid == 0xFFFF) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + c), bytes);
+      } else {
+        _mm_mask_storeu_epi8(o + c, valid, bytes);
+      }
     }
   }
 }

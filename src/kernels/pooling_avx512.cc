@@ -24,7 +24,8 @@ bool MaxPoolAvx512Available() {
 
 namespace {
 
-// One output pixel's channels [c, c + lanes) under `mask`.
+// One output pixel's channels [c, c + lanes) under `mask`. Stores of a whole or half vector
+// go unmasked: masked stores are slow on AMD's Zen cores.
 // MaxPool computes o = std::max(o, v), i.e. o < v ? v : o, from the lowest value; with
 // MAXPS(a, b) = a > b ? a : b that is max(v, o), and the clamp min(max(o, lo), hi) is
 // min(hi, max(lo, o)). For integers the order does not matter.
@@ -35,7 +36,11 @@ struct Int8Lanes {
   using Mask = __mmask64;
   QAUDIT_AVX512BW static V Set(T x) { return _mm512_set1_epi8(x); }
   QAUDIT_AVX512BW static V Load(Mask m, const T* p) { return _mm512_maskz_loadu_epi8(m, p); }
-  QAUDIT_AVX512BW static void Store(Mask m, T* p, V v) { _mm512_mask_storeu_epi8(p, m, v); }
+  QAUDIT_AVX512BW static void Store(int n, Mask m, T* p, V v) {
+    if (n >= kLanes) return _mm512_storeu_si512(p, v);
+    if (n == kLanes / 2) return _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_castsi512_si256(v));
+    _mm512_mask_storeu_epi8(p, m, v);
+  }
   QAUDIT_AVX512BW static V Max(V a, V b) { return _mm512_max_epi8(a, b); }
   QAUDIT_AVX512BW static V Min(V a, V b) { return _mm512_min_epi8(a, b); }
   static Mask Prefix(int n) { return n >= 64 ? ~Mask{0} : (Mask{1} << n) - 1; }
@@ -47,7 +52,11 @@ struct FloatLanes {
   using Mask = __mmask16;
   QAUDIT_AVX512BW static V Set(T x) { return _mm512_set1_ps(x); }
   QAUDIT_AVX512BW static V Load(Mask m, const T* p) { return _mm512_maskz_loadu_ps(m, p); }
-  QAUDIT_AVX512BW static void Store(Mask m, T* p, V v) { _mm512_mask_storeu_ps(p, m, v); }
+  QAUDIT_AVX512BW static void Store(int n, Mask m, T* p, V v) {
+    if (n >= kLanes) return _mm512_storeu_ps(p, v);
+    if (n == kLanes / 2) return _mm256_storeu_ps(p, _mm512_castps512_ps256(v));
+    _mm512_mask_storeu_ps(p, m, v);
+  }
   QAUDIT_AVX512BW static V Max(V a, V b) { return _mm512_max_ps(a, b); }
   QAUDIT_AVX512BW static V Min(V a, V b) { return _mm512_min_ps(a, b); }
   static Mask Prefix(int n) { return n >= 16 ? Mask{0xFFFF} : static_cast<Mask>((1u << n) - 1); }
@@ -68,7 +77,7 @@ QAUDIT_AVX512BW void MaxPoolLanes(const ConvGeometry& g, const typename L::T* in
           m = L::Max(L::Load(mask, in + ((static_cast<int64_t>(b) * g.in_h + y) * g.in_w + x) * g.in_c + c), m);
         }
       }
-      L::Store(mask, o + c, L::Min(hi, L::Max(lo, m)));
+      L::Store(g.in_c - c, mask, o + c, L::Min(hi, L::Max(lo, m)));
     }
   });
 }

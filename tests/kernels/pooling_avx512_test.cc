@@ -20,7 +20,9 @@ int Uniform(std::mt19937& rng, int lo, int hi) { return std::uniform_int_distrib
 bool RandomGeometry(std::mt19937& rng, ConvGeometry* g) {
   *g = ConvGeometry{};
   g->batch = Uniform(rng, 1, 2), g->in_h = Uniform(rng, 1, 9), g->in_w = Uniform(rng, 1, 9);
-  g->in_c = g->out_c = Uniform(rng, 1, 150);
+  // Whole and half vectors (8, 16, 32, 64, 128 channels) take unmasked stores.
+  const int whole[] = {8, 16, 32, 64, 128};
+  g->in_c = g->out_c = Uniform(rng, 0, 2) == 0 ? whole[Uniform(rng, 0, 4)] : Uniform(rng, 1, 150);
   g->filter_h = Uniform(rng, 1, 4), g->filter_w = Uniform(rng, 1, 4);
   g->stride_h = Uniform(rng, 1, 3), g->stride_w = Uniform(rng, 1, 3);
   g->dilation_h = g->dilation_w = 1;
