@@ -19,26 +19,20 @@
 #include "qaudit/calibrate.h"
 #include "qaudit/data.h"
 #include "qaudit/executor.h"
-#include "qaudit/graph_builder.h"
 #include "qaudit/quantize.h"
 #include "qaudit/tflite.h"
+#include "qaudit/train.h"
+#include "qaudit/zoo.h"
 
 namespace qaudit {
 namespace {
 
 constexpr double kVnniMacsPerCore = 360e9;
 
+// The zoo's cnn with its seeded initial weights (speed does not depend on them).
 Graph BuildCnn() {
-  GraphBuilder b(/*seed=*/1);
-  int x = b.Input("image", {1, 28, 28, 1});
-  x = b.Conv2D(x, 32, 3, 1, Padding::kSame, Activation::kRelu);
-  x = b.MaxPool2D(x, 2, 2);
-  x = b.Conv2D(x, 64, 3, 1, Padding::kSame, Activation::kRelu);
-  x = b.MaxPool2D(x, 2, 2);
-  x = b.Reshape(x, {1, 7 * 7 * 64});
-  x = b.FullyConnected(x, 128, Activation::kRelu);
-  x = b.FullyConnected(x, 10, Activation::kNone);
-  return b.Finish({x});
+  auto graph = train::ToGraph(*zoo::Build(zoo::Architecture::kCnn, 1, 1));
+  return graph.ok() ? std::move(*graph) : Graph{};
 }
 
 // Multiply-accumulates of one invocation: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.
