@@ -201,9 +201,7 @@ TEST_F(CliTest, DequantizeMakesAFloatModel) {
 
 // train -> qat -> search on a slice of Fashion-MNIST: each writes a model the next reads.
 TEST_F(CliTest, TrainQatAndSearchOnFashionMnist) {
-  if (!fs::exists(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz")) {
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install-deps.sh installs it)";
-  }
+  QAUDIT_REQUIRE_FASHION_MNIST();
   const std::string float_model = (dir_ / "mlp.tflite").string();
   auto train = RunCli("train --arch mlp --data fmnist:train[0:2000] --test-data fmnist:test[0:500] --epochs 1 --json -o " +
                       float_model);

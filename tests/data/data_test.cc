@@ -239,7 +239,7 @@ TEST_F(DataTest, BmpGreyAndColour) {
 TEST_F(DataTest, FashionMnistIdx) {
   const std::string labels = "/usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz";
   const std::string images = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-  if (!fs::exists(labels)) GTEST_SKIP() << labels << " is missing (install dataset-fashion-mnist)";
+  QAUDIT_REQUIRE_FASHION_MNIST();
   auto l = ReadIdx(labels);
   ASSERT_TRUE(l.ok()) << l.status().message();
   EXPECT_EQ(l->shape, (Shape{10000}));
@@ -515,9 +515,7 @@ TEST_F(DataTest, ImageFilesAndFolders) {
 }
 
 TEST_F(DataTest, BuiltInFashionMnist) {
-  if (!fs::exists(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz")) {
-    GTEST_SKIP() << kFashionMnistDir << " is missing (install dataset-fashion-mnist)";
-  }
+  QAUDIT_REQUIRE_FASHION_MNIST();
   auto test = LoadDataset("fmnist");
   ASSERT_TRUE(test.ok()) << test.status().message();
   EXPECT_EQ(test->samples.shape, (Shape{10000, 28, 28}));

@@ -10,6 +10,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/fully_connected.h"
+#include "support/fixtures.h"
 
 namespace qaudit::kernels {
 namespace {
@@ -65,7 +66,7 @@ std::vector<int32_t> RandomBias(std::mt19937& rng, int n) {
 }
 
 TEST(Int8GemmTest, RequantizeMatchesOutputStage) {
-  if (!Int8GemmAvailable()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
   std::mt19937 rng(7);
   for (int trial = 0; trial < 300; ++trial) {
     for (Rounding rounding : kRoundings) {
@@ -96,7 +97,7 @@ TEST(Int8GemmTest, RequantizeMatchesOutputStage) {
 }
 
 TEST(Int8GemmTest, ConvMatchesReference) {
-  if (!Int8GemmAvailable()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
   std::mt19937 rng(11);
   for (int trial = 0; trial < 300; ++trial) {
     ConvGeometry g{};
@@ -140,7 +141,7 @@ TEST(Int8GemmTest, ConvMatchesReference) {
 }
 
 TEST(Int8GemmTest, DepthwiseMatchesReference) {
-  if (!Int8GemmAvailable()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
   std::mt19937 rng(17);
   for (int trial = 0; trial < 200; ++trial) {
     ConvGeometry g{};
@@ -175,7 +176,7 @@ TEST(Int8GemmTest, DepthwiseMatchesReference) {
 }
 
 TEST(Int8GemmTest, FullyConnectedMatchesReference) {
-  if (!Int8GemmAvailable()) GTEST_SKIP() << "no AVX-512 VNNI on this CPU";
+  QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
   std::mt19937 rng(13);
   for (int trial = 0; trial < 150; ++trial) {
     FullyConnectedShape s{};

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kernels/pooling.h"
+#include "support/fixtures.h"
 
 namespace qaudit::kernels {
 namespace {
@@ -39,7 +40,7 @@ bool RandomGeometry(std::mt19937& rng, ConvGeometry* g) {
 size_t OutputSize(const ConvGeometry& g) { return static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.in_c; }
 
 TEST(MaxPoolAvx512Test, Int8MatchesMaxPool) {
-  if (!MaxPoolAvx512Available()) GTEST_SKIP() << "no AVX-512 BW on this CPU";
+  QAUDIT_REQUIRE_CPU_FEATURES(MaxPoolAvx512Available(), "AVX-512 BW");
   std::mt19937 rng(21);
   for (int trial = 0; trial < 300; ++trial) {
     ConvGeometry g;
@@ -55,7 +56,7 @@ TEST(MaxPoolAvx512Test, Int8MatchesMaxPool) {
 }
 
 TEST(MaxPoolAvx512Test, FloatMatchesMaxPoolBitForBit) {
-  if (!MaxPoolAvx512Available()) GTEST_SKIP() << "no AVX-512 BW on this CPU";
+  QAUDIT_REQUIRE_CPU_FEATURES(MaxPoolAvx512Available(), "AVX-512 BW");
   std::mt19937 rng(23);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   for (int trial = 0; trial < 300; ++trial) {

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <string>
 
+#include "qaudit/data.h"
+
 namespace qaudit::testing {
 
 // The fixtures folder: $QAUDIT_FIXTURES, else the path CMake was configured with.
@@ -27,6 +29,24 @@ inline std::string Fixture(const std::string& relative) { return FixturesDir() +
       GTEST_SKIP() << "fixtures folder " << ::qaudit::testing::FixturesDir()               \
                    << " is missing (set QAUDIT_FIXTURES)";                                 \
     }                                                                                      \
+  } while (0)
+
+// Fails the calling test when Debian's dataset-fashion-mnist is missing: it is a declared
+// dependency (scripts/install-deps.sh installs it), so its absence is a broken set-up.
+#define QAUDIT_REQUIRE_FASHION_MNIST()                                                             \
+  ASSERT_TRUE(std::filesystem::exists(std::string(::qaudit::kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz")) \
+      << "dataset-fashion-mnist is not installed; run scripts/install-deps.sh"
+
+// Fast-path tests need the CPU features the fast path is built for. Without them the test
+// fails, unless QAUDIT_TEST_WITHOUT_AVX512=1 says this machine is knowingly one that runs
+// the portable kernels (which every other test then covers).
+#define QAUDIT_REQUIRE_CPU_FEATURES(available, what)                                             \
+  do {                                                                                           \
+    if (!(available)) {                                                                          \
+      if (std::getenv("QAUDIT_TEST_WITHOUT_AVX512") != nullptr) GTEST_SKIP() << what " missing"; \
+      FAIL() << what " missing on this CPU: set QAUDIT_TEST_WITHOUT_AVX512=1 to run the suite "  \
+                "on a machine that runs the portable kernels";                                   \
+    }                                                                                            \
   } while (0)
 
 #endif  // QAUDIT_TESTS_SUPPORT_FIXTURES_H_

@@ -11,6 +11,7 @@
 #include "qaudit/graph_builder.h"
 #include "qaudit/qat.h"
 #include "qaudit/zoo.h"
+#include "support/fixtures.h"
 
 namespace qaudit {
 namespace {
@@ -53,9 +54,7 @@ struct GapCase {
 class QatGapTest : public ::testing::TestWithParam<GapCase> {};
 
 TEST_P(QatGapTest, Int8ModelMatchesTheFakeQuantModel) {
-  if (LoadDataset("fmnist:test[0:1]").status().code() == StatusCode::kNotFound) {
-    GTEST_SKIP() << "dataset-fashion-mnist is not installed (scripts/install-deps.sh installs it)";
-  }
+  QAUDIT_REQUIRE_FASHION_MNIST();
   const GapCase& c = GetParam();
   const Split train_split = Load("fmnist:train[0:4000]");
   const Split test = Load("fmnist:test");
