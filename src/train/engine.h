@@ -67,6 +67,19 @@ struct Window {
   int64_t patch() const { return int64_t{kernel} * kernel * in_c; }  // conv: one im2col row
   // Whether im2col would copy the input unchanged.
   bool is_pointwise() const { return kernel == 1 && stride == 1 && pad_top == 0 && pad_left == 0; }
+  // Calls fn(ky, kx, iy, ix) for every tap of output pixel (oy, ox) that lies inside the
+  // image (taps in the padding contribute nothing).
+  template <typename Fn>
+  void ForEachTap(int oy, int ox, Fn&& fn) const {
+    for (int ky = 0; ky < kernel; ++ky) {
+      const int iy = oy * stride - pad_top + ky;
+      if (iy < 0 || iy >= in_h) continue;
+      for (int kx = 0; kx < kernel; ++kx) {
+        const int ix = ox * stride - pad_left + kx;
+        if (ix >= 0 && ix < in_w) fn(ky, kx, iy, ix);
+      }
+    }
+  }
 };
 // REQUIRES: in and out of rank 3 ([H, W, C]), or rank 1 for a fully-connected layer.
 Window MakeWindow(const Layer& layer, const Shape& in_shape);

@@ -38,17 +38,11 @@ void Col2ImAdd(const Window& win, const float* col, int64_t count, float* dx) {
     for (int oy = 0; oy < win.out_h; ++oy) {
       for (int ox = 0; ox < win.out_w; ++ox) {
         const float* row = col + ((n * win.out_h + oy) * win.out_w + ox) * patch;
-        for (int ky = 0; ky < win.kernel; ++ky) {
-          const int iy = oy * win.stride - win.pad_top + ky;
-          if (iy < 0 || iy >= win.in_h) continue;
-          for (int kx = 0; kx < win.kernel; ++kx) {
-            const int ix = ox * win.stride - win.pad_left + kx;
-            if (ix < 0 || ix >= win.in_w) continue;
-            const float* src = row + (ky * win.kernel + kx) * win.in_c;
-            float* dst = image + (int64_t{iy} * win.in_w + ix) * win.in_c;
-            for (int c = 0; c < win.in_c; ++c) dst[c] += src[c];
-          }
-        }
+        win.ForEachTap(oy, ox, [&](int ky, int kx, int iy, int ix) {
+          const float* src = row + (ky * win.kernel + kx) * win.in_c;
+          float* dst = image + (int64_t{iy} * win.in_w + ix) * win.in_c;
+          for (int c = 0; c < win.in_c; ++c) dst[c] += src[c];
+        });
       }
     }
   }
@@ -118,21 +112,15 @@ void DepthwiseBackward(const Window& win, int64_t batch, const float* x, LinearO
         for (int ox = 0; ox < win.out_w; ++ox) {
           const float* g = dy + n * win.out_size() + (int64_t{oy} * win.out_w + ox) * channels;
           for (int c = 0; c < channels; ++c) pb[c] += g[c];
-          for (int ky = 0; ky < win.kernel; ++ky) {
-            const int iy = oy * win.stride - win.pad_top + ky;
-            if (iy < 0 || iy >= win.in_h) continue;
-            for (int kx = 0; kx < win.kernel; ++kx) {
-              const int ix = ox * win.stride - win.pad_left + kx;
-              if (ix < 0 || ix >= win.in_w) continue;
-              const int64_t at = (int64_t{iy} * win.in_w + ix) * channels;
-              const int tap = (ky * win.kernel + kx) * channels;
-              for (int c = 0; c < channels; ++c) pw[tap + c] += image[at + c] * g[c];
-              if (dx != nullptr) {
-                float* d = dx + n * win.in_size() + at;
-                for (int c = 0; c < channels; ++c) d[c] += w[tap + c] * g[c];
-              }
+          win.ForEachTap(oy, ox, [&](int ky, int kx, int iy, int ix) {
+            const int64_t at = (int64_t{iy} * win.in_w + ix) * channels;
+            const int tap = (ky * win.kernel + kx) * channels;
+            for (int c = 0; c < channels; ++c) pw[tap + c] += image[at + c] * g[c];
+            if (dx != nullptr) {
+              float* d = dx + n * win.in_size() + at;
+              for (int c = 0; c < channels; ++c) d[c] += w[tap + c] * g[c];
             }
-          }
+          });
         }
       }
     }
@@ -292,16 +280,10 @@ void AveragePoolSampleBackward(const Window& win, const float* __restrict dy, fl
     for (int ox = 0; ox < win.out_w; ++ox) {
       const float* g = dy + (int64_t{oy} * win.out_w + ox) * win.in_c;
       const float inv_count = 1.0f / AveragePoolCount(win, oy, ox);
-      for (int ky = 0; ky < win.kernel; ++ky) {
-        const int iy = oy * win.stride - win.pad_top + ky;
-        if (iy < 0 || iy >= win.in_h) continue;
-        for (int kx = 0; kx < win.kernel; ++kx) {
-          const int ix = ox * win.stride - win.pad_left + kx;
-          if (ix < 0 || ix >= win.in_w) continue;
-          float* d = dx + (int64_t{iy} * win.in_w + ix) * win.in_c;
-          for (int c = 0; c < win.in_c; ++c) d[c] += g[c] * inv_count;
-        }
-      }
+      win.ForEachTap(oy, ox, [&](int, int, int iy, int ix) {
+        float* d = dx + (int64_t{iy} * win.in_w + ix) * win.in_c;
+        for (int c = 0; c < win.in_c; ++c) d[c] += g[c] * inv_count;
+      });
     }
   }
 }

@@ -116,17 +116,11 @@ void DepthwiseForward(const Window& win, int64_t batch, const float* x, const fl
         for (int ox = 0; ox < win.out_w; ++ox) {
           float* out = y + n * win.out_size() + (int64_t{oy} * win.out_w + ox) * channels;
           for (int c = 0; c < channels; ++c) out[c] = bias != nullptr ? bias[c] : 0.0f;
-          for (int ky = 0; ky < win.kernel; ++ky) {
-            const int iy = oy * win.stride - win.pad_top + ky;
-            if (iy < 0 || iy >= win.in_h) continue;
-            for (int kx = 0; kx < win.kernel; ++kx) {
-              const int ix = ox * win.stride - win.pad_left + kx;
-              if (ix < 0 || ix >= win.in_w) continue;
-              const float* in = image + (int64_t{iy} * win.in_w + ix) * channels;
-              const float* k = w + (ky * win.kernel + kx) * channels;
-              for (int c = 0; c < channels; ++c) out[c] += in[c] * k[c];
-            }
-          }
+          win.ForEachTap(oy, ox, [&](int ky, int kx, int iy, int ix) {
+            const float* in = image + (int64_t{iy} * win.in_w + ix) * channels;
+            const float* k = w + (ky * win.kernel + kx) * channels;
+            for (int c = 0; c < channels; ++c) out[c] += in[c] * k[c];
+          });
           ApplyActivation(act, out, channels);
         }
       }
@@ -154,22 +148,16 @@ void MaxPoolSample(const Window& win, const float* __restrict image, float* __re
       float* __restrict out = y + (int64_t{oy} * win.out_w + ox) * channels;
       int32_t* __restrict index = argmax + (int64_t{oy} * win.out_w + ox) * channels;
       for (int c = 0; c < channels; ++c) out[c] = -std::numeric_limits<float>::infinity(), index[c] = c;
-      for (int ky = 0; ky < win.kernel; ++ky) {
-        const int iy = oy * win.stride - win.pad_top + ky;
-        if (iy < 0 || iy >= win.in_h) continue;
-        for (int kx = 0; kx < win.kernel; ++kx) {
-          const int ix = ox * win.stride - win.pad_left + kx;
-          if (ix < 0 || ix >= win.in_w) continue;
-          const int32_t base = (iy * win.in_w + ix) * channels;
-          const float* __restrict in = image + base;
-          for (int c = 0; c < channels; ++c) {
-            // Strictly greater: the first maximum in window order gets the gradient.
-            const bool greater = in[c] > out[c];
-            out[c] = greater ? in[c] : out[c];
-            index[c] = greater ? base + c : index[c];
-          }
+      win.ForEachTap(oy, ox, [&](int, int, int iy, int ix) {
+        const int32_t base = (iy * win.in_w + ix) * channels;
+        const float* __restrict in = image + base;
+        for (int c = 0; c < channels; ++c) {
+          // Strictly greater: the first maximum in window order gets the gradient.
+          const bool greater = in[c] > out[c];
+          out[c] = greater ? in[c] : out[c];
+          index[c] = greater ? base + c : index[c];
         }
-      }
+      });
     }
   }
 }
@@ -200,16 +188,10 @@ void AveragePoolForward(const Window& win, int64_t batch, const float* x, float*
         for (int ox = 0; ox < win.out_w; ++ox) {
           float* out = y + n * win.out_size() + (int64_t{oy} * win.out_w + ox) * channels;
           std::fill(out, out + channels, 0.0f);
-          for (int ky = 0; ky < win.kernel; ++ky) {
-            const int iy = oy * win.stride - win.pad_top + ky;
-            if (iy < 0 || iy >= win.in_h) continue;
-            for (int kx = 0; kx < win.kernel; ++kx) {
-              const int ix = ox * win.stride - win.pad_left + kx;
-              if (ix < 0 || ix >= win.in_w) continue;
-              const float* in = image + (int64_t{iy} * win.in_w + ix) * channels;
-              for (int c = 0; c < channels; ++c) out[c] += in[c];
-            }
-          }
+          win.ForEachTap(oy, ox, [&](int, int, int iy, int ix) {
+            const float* in = image + (int64_t{iy} * win.in_w + ix) * channels;
+            for (int c = 0; c < channels; ++c) out[c] += in[c];
+          });
           const float inv_count = 1.0f / AveragePoolCount(win, oy, ox);
           for (int c = 0; c < channels; ++c) out[c] *= inv_count;
         }
