@@ -36,6 +36,7 @@
 #include "qaudit/data.h"
 #include "qaudit/executor.h"
 #include "qaudit/tflite.h"
+#include "support/fixtures.h"
 #include "support/oracle_compare.h"
 #include "support/tflite_oracle.h"
 
@@ -43,14 +44,9 @@ namespace qaudit {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::EnvInt;
 using testing::ModelBuilder;
 using testing::Rng;
-
-int64_t EnvInt(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::strtoll(v, nullptr, 10);
-}
 
 int UniformInt(Rng& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
 double UniformReal(Rng& rng, double lo, double hi) { return std::uniform_real_distribution<double>(lo, hi)(rng); }

@@ -36,6 +36,7 @@
 #include "qaudit/data.h"
 #include "qaudit/executor.h"
 #include "qaudit/tflite.h"
+#include "support/fixtures.h"
 #include "support/oracle_compare.h"
 #include "support/tflite_oracle.h"
 
@@ -44,13 +45,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using testing::CaseTypeName;
+using testing::EnvInt;
 using testing::SingleOpCase;
-
-int64_t EnvInt(const char* name, int64_t fallback) {
-  const char* v = std::getenv(name);
-  if (v == nullptr || *v == '\0') return fallback;
-  return std::strtoll(v, nullptr, 10);
-}
 
 std::vector<std::string> EnvList(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);

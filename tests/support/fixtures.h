@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <string>
@@ -19,6 +20,13 @@ inline std::string FixturesDir() {
 }
 
 inline std::string Fixture(const std::string& relative) { return FixturesDir() + "/" + relative; }
+
+// An integer test setting from the environment (case counts, seeds), else `fallback`.
+inline int64_t EnvInt(const char* name, int64_t fallback) {
+  const char* v = std::getenv(name);
+  if (v == nullptr || *v == '\0') return fallback;
+  return std::strtoll(v, nullptr, 10);
+}
 
 }  // namespace qaudit::testing
 
