@@ -77,8 +77,9 @@ usage: qaudit <command> [options]
 commands:
   inspect MODEL        list a .tflite model's operators and tensors (dtypes, shapes,
                        quantization, bytes) and any problems found in it
-  run MODEL ...        run a model on .npy, .bmp or IDX inputs with TFLite-exact
-                       integer numerics and write every output as .npy
+  run MODEL ...        run a model on data (.npy/.npz, images, image folders, IDX,
+                       fmnist) with TFLite-exact integer numerics and write every
+                       output as .npy
   quantize MODEL ...   quantize a float model: dynamic range, full integer int8 with a
                        choice of calibrators, float16 or 16x8; writes a .tflite
   dequantize MODEL ... make a float model from a quantized one
