@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "cli/cli.h"
-#include "cli/json.h"
+#include "core/json.h"
 #include "cli/model_data.h"
 #include "cli/progress.h"
 #include "cli/values.h"

@@ -4,7 +4,7 @@
 #include <variant>
 
 #include "cli/cli.h"
-#include "cli/json.h"
+#include "core/json.h"
 #include "qaudit/tflite.h"
 
 namespace qaudit::cli {

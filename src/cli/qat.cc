@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "cli/cli.h"
-#include "cli/json.h"
+#include "core/json.h"
 #include "cli/training_data.h"
 #include "qaudit/qat.h"
 #include "qaudit/tflite.h"

@@ -5,7 +5,7 @@
 #include <sstream>
 
 #include "cli/cli.h"
-#include "cli/json.h"
+#include "core/json.h"
 #include "cli/model_data.h"
 #include "cli/progress.h"
 #include "qaudit/calibrate.h"

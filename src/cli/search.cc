@@ -3,7 +3,7 @@
 #include <cstdlib>
 
 #include "cli/cli.h"
-#include "cli/json.h"
+#include "core/json.h"
 #include "cli/model_data.h"
 #include "cli/progress.h"
 #include "qaudit/search.h"

@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "cli/cli.h"
-#include "cli/json.h"
+#include "core/json.h"
 #include "cli/progress.h"
 #include "cli/training_data.h"
 #include "qaudit/tflite.h"

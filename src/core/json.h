@@ -1,12 +1,16 @@
-// A small JSON writer for the CLI's --json output.
-#ifndef QAUDIT_SRC_CLI_JSON_H_
-#define QAUDIT_SRC_CLI_JSON_H_
+// JSON for --json output, reports and plans: a small writer and a small reader.
+#ifndef QAUDIT_SRC_CORE_JSON_H_
+#define QAUDIT_SRC_CORE_JSON_H_
 
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <utility>
+#include <vector>
 
-namespace qaudit::cli {
+#include "qaudit/status.h"
+
+namespace qaudit {
 
 inline std::string JsonString(const std::string& s) {
   std::string out = "\"";
@@ -50,6 +54,24 @@ std::string JsonArray(const Range& range, Fn&& item) {
   return out + "]";
 }
 
-}  // namespace qaudit::cli
+// A parsed JSON document. Objects keep their members in document order.
+struct JsonValue {
+  enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
+  Kind kind = Kind::kNull;
+  bool boolean = false;
+  double number = 0;
+  std::string string;
+  std::vector<JsonValue> array;
+  std::vector<std::pair<std::string, JsonValue>> object;
 
-#endif  // QAUDIT_SRC_CLI_JSON_H_
+  // The member named `key` of an object; nullptr when absent or not an object.
+  const JsonValue* Find(const std::string& key) const;
+  const char* KindName() const;  // "null", "boolean", "number", "string", "array", "object"
+};
+
+// Parses a whole document (RFC 8259; numbers as double). Errors give the line and column.
+Result<JsonValue> ParseJson(const std::string& text);
+
+}  // namespace qaudit
+
+#endif  // QAUDIT_SRC_CORE_JSON_H_
