@@ -155,6 +155,10 @@ struct InputSpec {
   QuantParams quant;
 };
 
+// `preprocess` with the input's height, width (and channels, if unset) filled in when it
+// names no size and the input is 4-D, so that images of other sizes are brought to it.
+Preprocess PreprocessFor(const InputSpec& input, Preprocess preprocess);
+
 // The dataset as a batch for `input`: [N, ...input.shape without a leading 1] (or
 // [N, ...input.shape] when the input has no batch dimension of 1), in input.dtype.
 //   - Shape: samples whose element count matches the input's are reshaped (e.g.

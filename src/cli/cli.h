@@ -33,6 +33,7 @@ class Args {
   std::vector<bool> used_;
 };
 
+int Audit(int argc, char** argv);
 int Inspect(int argc, char** argv);
 int Run(int argc, char** argv);
 int Repair(int argc, char** argv);
@@ -42,6 +43,7 @@ int Compare(int argc, char** argv);
 int Train(int argc, char** argv);
 int Qat(int argc, char** argv);
 int Search(int argc, char** argv);
+int Debug(int argc, char** argv);
 
 }  // namespace qaudit::cli
 

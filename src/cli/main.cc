@@ -75,6 +75,8 @@ constexpr const char* kUsage = R"HELP(qaudit: audit TensorFlow Lite quantization
 usage: qaudit <command> [options]
 
 commands:
+  audit --model M ...  audit every quantization method on your model and data against
+                       TFLite's documented claims; writes report.json/.md/.html
   inspect MODEL        list a .tflite model's operators and tensors (dtypes, shapes,
                        quantization, bytes) and any problems found in it
   run MODEL ...        run a model on data (.npy/.npz, images, image folders, IDX,
@@ -89,6 +91,9 @@ commands:
                        a float .tflite
   qat MODEL ...        quantization-aware training, exported as an int8 .tflite
   search MODEL ...     search calibrators and clipping ranges on held-out data
+  debug MODEL ...      compare a quantized model with its float original layer by layer
+                       (errors, saturation, range drift); keep the worst layers in float
+                       until the accuracy drop fits a budget
   repair MODEL OUT     write a copy of MODEL with the problems that `inspect` reports
                        as repairable fixed (e.g. stray quantized_dimension on biases)
 
@@ -107,6 +112,7 @@ int main(int argc, char** argv) {
     return argc < 2 ? kExitBadInput : kExitOk;
   }
   const std::string command = argv[1];
+  if (command == "audit") return Audit(argc, argv);
   if (command == "inspect") return Inspect(argc, argv);
   if (command == "run") return Run(argc, argv);
   if (command == "repair") return Repair(argc, argv);
@@ -116,6 +122,7 @@ int main(int argc, char** argv) {
   if (command == "train") return Train(argc, argv);
   if (command == "qat") return Qat(argc, argv);
   if (command == "search") return Search(argc, argv);
+  if (command == "debug") return Debug(argc, argv);
   std::fprintf(stderr, "qaudit: unknown command '%s'\n\n%s", command.c_str(), kUsage);
   return kExitBadInput;
 }

@@ -25,16 +25,11 @@ inline Result<ModelData> LoadModelData(const Graph& graph, const std::string& sp
   }
   QAUDIT_ASSIGN_OR_RETURN(Preprocess pre, ParsePreprocess(preprocess));
   const Tensor& t = graph.tensors[graph.inputs[0]];
-  // Images of mixed sizes are brought to the model's input size unless the spec says otherwise.
-  if (pre.resize_height == 0 && t.shape.size() == 4) {
-    const bool nchw = pre.layout == Preprocess::Layout::kNCHW;
-    pre.resize_height = t.shape[nchw ? 2 : 1];
-    pre.resize_width = t.shape[nchw ? 3 : 2];
-    if (pre.channels == 0) pre.channels = t.shape[nchw ? 1 : 3];
-  }
+  const InputSpec input{t.name, t.dtype, t.shape, t.quant};
+  pre = PreprocessFor(input, pre);
   ModelData data;
   QAUDIT_ASSIGN_OR_RETURN(data.dataset, LoadDataset(spec, pre));
-  QAUDIT_ASSIGN_OR_RETURN(HostTensor batch, FitToInput(data.dataset, InputSpec{t.name, t.dtype, t.shape, t.quant}, pre));
+  QAUDIT_ASSIGN_OR_RETURN(HostTensor batch, FitToInput(data.dataset, input, pre));
   data.inputs.push_back(std::move(batch));
   return data;
 }

@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 #include "core/json.h"
 #include "cli/model_data.h"
-#include "cli/progress.h"
+#include "cli/quant_flags.h"
 #include "qaudit/calibrate.h"
 #include "qaudit/quantize.h"
 #include "qaudit/tflite.h"
@@ -41,29 +41,9 @@ options:
                        "resize=224x224,scale=1/127.5,mean=1" (items: resize=HxW,
                        channels=1|3, scale=X, mean=M[/M/M], std=S[/S/S], layout=nhwc|nchw,
                        raw). Default: uint8 data is scaled by 1/255.
-  --calibrator NAME    how a range is chosen from the calibration data (default minmax):
 )HELP";
-  for (Calibrator c : kAllCalibrators) {
-    help += "      " + std::string(CalibratorName(c)) + std::string(16 - std::string(CalibratorName(c)).size(), ' ');
-    std::string text = CalibratorDescription(c), line;
-    std::istringstream words(text);
-    std::string word;
-    bool first_line = true;
-    while (words >> word) {
-      if (line.size() + word.size() + 1 > 62) {
-        help += (first_line ? "" : std::string(22, ' ')) + line + "\n";
-        first_line = false;
-        line.clear();
-      }
-      line += (line.empty() ? "" : " ") + word;
-    }
-    help += (first_line ? "" : std::string(22, ' ')) + line + "\n";
-  }
-  help += R"HELP(  --percentile P       the share of values the percentile calibrator keeps (default 99.99)
-  --per-channel        per-channel weights for FULLY_CONNECTED too (default: TFLite's choice,
-                       per channel for convolutions only)
-  --per-tensor         one weight scale per tensor everywhere
-  --input-type T       float32 (default; a QUANTIZE op converts), int8 (int16 for int16x8)
+  help += CalibrationFlagsHelp();
+  help += R"HELP(  --input-type T       float32 (default; a QUANTIZE op converts), int8 (int16 for int16x8)
                        or uint8 (int8 inside, zero point shifted by 128)
   --output-type T      the same for outputs (a DEQUANTIZE op converts back by default)
   --deny-ops LIST      keep these operators in float: op names or #index, comma-separated
@@ -146,10 +126,9 @@ int Quantize(int argc, char** argv) {
   const auto method = QuantMethodFromName(method_name);
   if (!method) return Fail(kCommand, Status::InvalidArgument("--method '" + method_name + "': expected dynamic, int8, float16 or int16x8"));
   options.method = *method;
-  if (per_channel && per_tensor) return Fail(kCommand, Status::InvalidArgument("--per-channel and --per-tensor exclude each other"));
-  options.granularity = per_channel ? WeightGranularity::kPerChannel
-                        : per_tensor ? WeightGranularity::kPerTensor
-                                     : WeightGranularity::kDefault;
+  const auto granularity = ParseGranularity(per_channel, per_tensor);
+  if (!granularity.ok()) return Fail(kCommand, granularity.status());
+  options.granularity = *granularity;
   auto in_type = ParseBoundaryType(input_type, "--input-type");
   if (!in_type.ok()) return Fail(kCommand, in_type.status());
   auto out_type = ParseBoundaryType(output_type, "--output-type");
@@ -162,18 +141,9 @@ int Quantize(int argc, char** argv) {
     return Fail(kCommand, Status::InvalidArgument("--min-elements '" + min_elements + "' must be a count >= 0"));
   }
   options.deny_tensors = deny_tensors;
-  CalibratorSettings settings;
-  const auto calibrator = CalibratorFromName(calibrator_name);
-  if (!calibrator) {
-    return Fail(kCommand, Status::InvalidArgument("--calibrator '" + calibrator_name +
-                                                  "': expected minmax, moving-average, percentile, mse or entropy"));
-  }
-  settings.calibrator = *calibrator;
-  char* end = nullptr;
-  settings.percentile = std::strtod(percentile.c_str(), &end);
-  if (end == percentile.c_str() || *end != '\0') {
-    return Fail(kCommand, Status::InvalidArgument("--percentile '" + percentile + "' is not a number"));
-  }
+  const auto parsed_settings = ParseCalibratorSettings(calibrator_name, percentile);
+  if (!parsed_settings.ok()) return Fail(kCommand, parsed_settings.status());
+  const CalibratorSettings settings = *parsed_settings;
   const int num_threads = std::atoi(threads.c_str());
   if (num_threads < 1) return Fail(kCommand, Status::InvalidArgument("--threads '" + threads + "' must be >= 1"));
   if (NeedsCalibration(options.method) && calibration.empty()) {
@@ -191,21 +161,10 @@ int Quantize(int argc, char** argv) {
   if (NeedsCalibration(options.method)) {
     auto data = LoadModelData(*graph, calibration, preprocess);
     if (!data.ok()) return Fail(kCommand, data.status());
-    CollectOptions collect;
-    collect.histograms = NeedsHistograms(settings.calibrator);
-    collect.num_threads = num_threads;
-    ProgressBar bar("calibrating", "sample passes", !json && isatty(STDERR_FILENO));
-    collect.progress = bar.AsCallback();
-    auto stats = CalibrationStatistics::Collect(*graph, data->inputs, collect);
-    if (!stats.ok()) return Fail(kCommand, stats.status());
-    samples = stats->samples();
-    auto chosen = stats->Ranges(settings);
-    if (!chosen.ok()) return Fail(kCommand, chosen.status());
-    ranges = std::move(*chosen);
-    if (stats->nan_count() > 0 && !json) {
-      std::fprintf(stderr, "qaudit quantize: warning: %lld NaN activation values were skipped during calibration\n",
-                   static_cast<long long>(stats->nan_count()));
-    }
+    auto calibrated = Calibrate(kCommand, *graph, data->inputs, settings, num_threads, json);
+    if (!calibrated.ok()) return Fail(kCommand, calibrated.status());
+    samples = calibrated->samples;
+    ranges = std::move(calibrated->ranges);
   }
   auto model = qaudit::Quantize(*graph, options, ranges ? &*ranges : nullptr);
   if (!model.ok()) return Fail(kCommand, model.status());

@@ -245,6 +245,16 @@ Result<Preprocess> ParsePreprocess(const std::string& text) {
   return p;
 }
 
+Preprocess PreprocessFor(const InputSpec& input, Preprocess preprocess) {
+  if (preprocess.resize_height == 0 && input.shape.size() == 4) {
+    const bool nchw = preprocess.layout == Preprocess::Layout::kNCHW;
+    preprocess.resize_height = static_cast<int>(input.shape[nchw ? 2 : 1]);
+    preprocess.resize_width = static_cast<int>(input.shape[nchw ? 3 : 2]);
+    if (preprocess.channels == 0) preprocess.channels = static_cast<int>(input.shape[nchw ? 1 : 3]);
+  }
+  return preprocess;
+}
+
 Result<HostTensor> FitToInput(const Dataset& dataset, const InputSpec& input, const Preprocess& preprocess) {
   const std::string& source = dataset.source;
   if (dataset.size() == 0) return Status::InvalidArgument(source + ": the dataset has no samples");
