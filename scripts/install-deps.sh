@@ -11,6 +11,7 @@ packages=(
   zlib1g-dev libpng-dev libjpeg62-turbo-dev
   clang libclang-rt-14-dev
   dataset-fashion-mnist
+  chromium  # headless browser: the report test renders report.html
 )
 
 missing=()

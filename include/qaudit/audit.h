@@ -73,7 +73,9 @@ struct ShiftSettings {
   double brightness = 0.2;
   double noise_stddev = 0.1;           // x r
   double long_tail_ratio = 0.6;        // class k (by index) keeps ratio^k of its samples
-  double calibration_outlier_value = 10.0;  // a contaminating sample: a pool sample x this
+  // A contaminating calibration sample: a pool sample times this (255: an image that
+  // skipped the /255 normalisation, the usual way one gets into a representative set).
+  double calibration_outlier_value = 255.0;
 };
 
 // Experiments cross their methods, calibration sets, evaluation variants and numerics;
@@ -107,7 +109,7 @@ struct DebugSettings {
 
 struct Plan {
   uint64_t seed = 1;
-  int64_t eval_samples = 0;        // 0: all of --data
+  int64_t eval_samples = 0;          // 0: all of --data (a seeded random subset otherwise)
   int64_t calibration_pool = 10000;  // samples of the training data calibration draws from
   double confidence = 0.95;
   int resamples = 1000;

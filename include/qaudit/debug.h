@@ -45,7 +45,8 @@ struct LayerStats {
   double sqnr_db = 0;  // 10 log10(sum float^2 / sum d^2); +inf when d is 0
   bool flagged = false;  // rmse_over_scale > kRmseOverScaleFlag
 
-  // Share of the quantized tensor's values at the type's minimum or maximum.
+  // Share of the quantized tensor's values at the type's minimum or maximum, except at an
+  // end that is the zero point (there the value is 0.0, e.g. a RELU's zeros, not clipping).
   double saturation_calibration = 0;
   double saturation_deployment = 0;
   // The float tensor's range on each data set, and the share of deployment values

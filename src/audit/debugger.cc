@@ -46,6 +46,10 @@ void Merge(const SampleSums& s, Totals& t, int64_t elements) {
 struct Layer {
   LayerStats stats;
   int32_t qmin = 0, qmax = 0;
+  // The type's ends that count as saturation. An end that is the zero point holds exact
+  // zeros (half of a RELU's outputs sit at -128), so it does not; values clipped there are
+  // negative floats, which out_of_range reports.
+  int32_t saturated_low = 0, saturated_high = 0;
   double low = 0, high = 0;   // the representable real range
   int64_t float_offset = 0;   // where its float values sit in a sample's slot of the chunk buffer
   Totals calibration, deployment;
@@ -57,7 +61,7 @@ SampleSums CompareSample(const Layer& layer, const T* q, const float* f) {
   const double scale = layer.stats.scale;
   const double zp = layer.stats.zero_point;
   for (int64_t i = 0; i < layer.stats.elements_per_sample; ++i) {
-    s.saturated += q[i] == layer.qmin || q[i] == layer.qmax;
+    s.saturated += q[i] == layer.saturated_low || q[i] == layer.saturated_high;
     const float x = f[i];
     if (std::isnan(x)) continue;  // as calibration does: NaN says nothing about the range
     s.min = std::min(s.min, x);
@@ -108,6 +112,9 @@ std::vector<Layer> FindLayers(const Graph& float_graph, const QuantizedModel& qu
     const bool int16 = q.dtype == DType::kInt16;
     l.qmin = int16 ? -32768 : -128;
     l.qmax = int16 ? 32767 : 127;
+    // One past the type's range never matches a value.
+    l.saturated_low = l.stats.zero_point == l.qmin ? l.qmin - 1 : l.qmin;
+    l.saturated_high = l.stats.zero_point == l.qmax ? l.qmax + 1 : l.qmax;
     l.low = (l.qmin - static_cast<double>(l.stats.zero_point)) * l.stats.scale;
     l.high = (l.qmax - static_cast<double>(l.stats.zero_point)) * l.stats.scale;
     l.float_offset = offset;

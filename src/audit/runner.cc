@@ -8,10 +8,12 @@
 #include <ctime>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "audit/claims.h"
 #include "audit/variants.h"
@@ -58,6 +60,10 @@ struct ModelState {
   LabelledBatch train;  // QAT data; empty without training data
   std::map<std::string, CalibrationStatistics> statistics;  // by calibration label
   std::map<std::string, LabelledBatch> calibration_sets;
+  // The float model on input clamped to a range, shared by the jobs whose quantized input
+  // has that range (most calibrators agree on the input's).
+  mutable std::mutex clamped_mutex;
+  mutable std::map<std::tuple<Variant, float, float>, std::shared_ptr<const Predictions>> clamped;
 };
 
 struct Evaluation {
@@ -314,6 +320,15 @@ Result<QuantizedModel> TrainQat(const ModelState& m, const MethodSpec& spec, con
   return qat_model->Export({}, imported.final_softmax);
 }
 
+// XNNPACK takes float ops (fp32 as in every mode) and int8/uint8 ops; it takes no
+// int16x8 and no hybrid op, which TFLite then runs with its built-in kernels. So a model
+// without int8/uint8 activations computes the same under both.
+bool XnnpackMayDiffer(const Graph& g) {
+  return std::any_of(g.tensors.begin(), g.tensors.end(), [](const Tensor& t) {
+    return !t.is_constant && (t.dtype == DType::kInt8 || t.dtype == DType::kUInt8);
+  });
+}
+
 // Quantizes the job's model and evaluates it on every (numerics, variant) it is needed for.
 Status RunJob(Job& job, const ModelState& m, const Plan& plan, int threads, const ProgressFn& progress) {
   if (job.method.qat) {
@@ -328,7 +343,8 @@ Status RunJob(Job& job, const ModelState& m, const Plan& plan, int threads, cons
   job.bytes = static_cast<int64_t>(file.size());
   job.input_quantized = QuantizedInputRange(job.quantized.graph, &job.input_range);
 
-  std::map<Variant, Predictions> clamped;  // the float control, once per variant
+  std::map<Variant, Predictions> builtin;  // tflite numerics, reused where XNNPACK computes the same
+  const bool xnnpack_differs = XnnpackMayDiffer(job.quantized.graph);
   std::unique_ptr<Executor> float_executor;
   for (Numerics numerics : {Numerics::kReference, Numerics::kTflite, Numerics::kXnnpack}) {
     std::vector<Variant> variants;
@@ -339,19 +355,34 @@ Status RunJob(Job& job, const ModelState& m, const Plan& plan, int threads, cons
     QAUDIT_ASSIGN_OR_RETURN(auto executor, Executor::Create(job.quantized.graph, ExecutorOptions{numerics, threads}));
     for (Variant v : variants) {
       const LabelledBatch& data = m.variants.at(v);
-      QAUDIT_ASSIGN_OR_RETURN(Predictions q, Predict(*executor, data, progress));
+      Predictions q;
+      if (numerics == Numerics::kXnnpack && !xnnpack_differs && builtin.count(v)) {
+        q = builtin.at(v);
+      } else {
+        QAUDIT_ASSIGN_OR_RETURN(q, Predict(*executor, data, progress));
+      }
+      if (numerics == Numerics::kTflite) builtin[v] = q;
       const std::string cell_id = m.label + "|" + job.Key() + "|" + VariantName(v) + "|" + NumericsName(numerics);
       CellResult cell = Compare(m.float_predictions.at(v), q, data, plan, HashText(cell_id, plan.seed));
       if (job.input_quantized && v != Variant::kClean) {
-        if (!clamped.count(v)) {
+        const auto key = std::make_tuple(v, job.input_range.min, job.input_range.max);
+        std::shared_ptr<const Predictions> control;
+        {
+          std::lock_guard<std::mutex> lock(m.clamped_mutex);
+          if (m.clamped.count(key)) control = m.clamped.at(key);
+        }
+        if (!control) {
           if (!float_executor) {
             QAUDIT_ASSIGN_OR_RETURN(float_executor, Executor::Create(m.graph, ExecutorOptions{Numerics::kTflite, threads}));
           }
           LabelledBatch clamped_data{Clamp(data.samples, job.input_range.min, job.input_range.max), data.labels};
-          QAUDIT_ASSIGN_OR_RETURN(clamped[v], Predict(*float_executor, clamped_data, progress));
+          QAUDIT_ASSIGN_OR_RETURN(Predictions p, Predict(*float_executor, clamped_data, progress));
+          control = std::make_shared<const Predictions>(std::move(p));
+          std::lock_guard<std::mutex> lock(m.clamped_mutex);
+          m.clamped.emplace(key, control);
         }
-        cell.clamped_float_top1 = Mean(clamped[v].correct);
-        cell.delta_vs_clamped = stats::PairedBootstrapDelta(clamped[v].correct, q.correct, plan.confidence,
+        cell.clamped_float_top1 = Mean(control->correct);
+        cell.delta_vs_clamped = stats::PairedBootstrapDelta(control->correct, q.correct, plan.confidence,
                                                             plan.resamples, HashText(cell_id + " clamped", plan.seed));
       }
       cell.notes = job.quantized.notes;

@@ -119,7 +119,11 @@ double Share(const std::vector<uint8_t>& correct) {
 
 // Float-graph tensor names to deny, worst layer first. A layer made by QUANTIZE (or a model
 // input) stands for a tensor whose producer is already float, or that has none, so denying
-// it changes nothing.
+// it changes nothing. Operators that keep their input's scale (pooling, reshapes) only
+// carry the error made upstream: TFLite's rmse/scale ranking would pick them, and keeping
+// them in float repairs nothing, so they are not candidates.
+const std::set<std::string> kPassThrough = {"MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "PAD", "TRANSPOSE"};
+
 std::vector<std::string> RankCandidates(const Graph& float_graph, const std::vector<LayerStats>& layers,
                                         const std::vector<std::string>& already_denied) {
   std::set<int> produced;
@@ -127,6 +131,7 @@ std::vector<std::string> RankCandidates(const Graph& float_graph, const std::vec
   std::vector<const LayerStats*> ranked;
   for (const LayerStats& l : layers) {
     if (l.op_index < 0 || l.op == OpName(OpKind::kQuantize) || !produced.count(l.source_tensor)) continue;
+    if (kPassThrough.count(l.op)) continue;
     ranked.push_back(&l);
   }
   auto key = [](const LayerStats* l) { return std::isnan(l->rmse_over_scale) ? -INFINITY : l->rmse_over_scale; };

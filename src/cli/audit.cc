@@ -1,6 +1,7 @@
 // qaudit audit: every quantization method on the user's model and data, against TFLite's
 // documented claims; reports in DIR.
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -43,7 +44,7 @@ options:
                         seed gives the same numbers in report.json, timings aside
   --jobs N              quantize-and-evaluate jobs run side by side (default 1)
   --threads N           threads per job (default: hardware threads / jobs)
-  --quiet               no progress bars
+  --quiet               no progress (bars on a terminal, one line per plan step otherwise)
 
 The plan (JSON) crosses, per experiment: methods ("dynamic", "float16",
 "int8/CALIBRATOR[/per-tensor]", "int16x8/CALIBRATOR", "qat[/steps=N][/decay=D][/init=tfmot]"),
@@ -60,12 +61,20 @@ claims, with sources and the conditions they apply under, is claims/claims.json.
 exit status: 0 done, 2 bad input (names the file, field or value), 1 internal error.
 )HELP";
 
-// Two bars on stderr: the plan, and the piece of work running now.
+// Two bars on stderr when it is a terminal: the plan, and the piece of work running now.
+// Otherwise (a log file, CI) one line per finished plan step with its time.
 class AuditProgressBars {
  public:
-  explicit AuditProgressBars(bool enabled) : enabled_(enabled), plan_("plan", "steps", enabled), cell_("", "", enabled) {}
+  AuditProgressBars(bool enabled, bool log_lines)
+      : enabled_(enabled), log_lines_(log_lines), plan_("plan", "steps", enabled), cell_("", "", enabled) {}
 
   void Plan(const std::string& what, int64_t done, int64_t total) {
+    if (log_lines_ && done > 0) {
+      const auto now = std::chrono::steady_clock::now();
+      std::fprintf(stderr, "[%lld/%lld] %s (%.1f s)\n", static_cast<long long>(done), static_cast<long long>(total),
+                   what.c_str(), std::chrono::duration<double>(now - last_step_).count());
+      last_step_ = now;
+    }
     plan_done_ = done;
     plan_total_ = total;
     last_ = what;
@@ -96,7 +105,8 @@ class AuditProgressBars {
     std::fflush(stderr);
   }
 
-  bool enabled_;
+  bool enabled_, log_lines_;
+  std::chrono::steady_clock::time_point last_step_ = std::chrono::steady_clock::now();
   bool drawn_ = false;
   ProgressBar plan_, cell_;
   std::string last_, cell_what_;
@@ -179,7 +189,8 @@ int Audit(int argc, char** argv) {
     plan.seed = value;
   }
 
-  AuditProgressBars bars(!quiet && isatty(STDERR_FILENO));
+  const bool terminal = isatty(STDERR_FILENO);
+  AuditProgressBars bars(!quiet && terminal, !quiet && !terminal);
   auto report = audit::RunAudit(
       input, plan, [&](const std::string& what, int64_t done, int64_t total) { bars.Plan(what, done, total); },
       [&](const std::string& what, int64_t done, int64_t total) { bars.Cell(what, done, total); });

@@ -30,14 +30,18 @@ on both data sets and compares every quantized activation with the float tensor 
 for, after dequantization (d = (q - zero_point) x scale - float):
 
   rmse/s         sqrt(mean d^2) / scale: rounding alone gives 1/sqrt(12) = 0.29; above 0.7
-                 a layer is flagged "!" (TFLite's tutorial threshold)
+                 a layer is flagged "!" (TFLite's tutorial threshold, made for int8: with
+                 int16x8 the int8 weights' error dwarfs the 16-bit step and nearly every
+                 layer is flagged, so read SQNR there)
   SQNR dB        10 log10(sum float^2 / sum d^2); inf when there is no error at all
   mean d, max|d| the bias and the worst error
   sat cal/dep    share of quantized values at the type's minimum or maximum, on the
-                 calibration data and on --data: clipping, or a range that is too wide
+                 calibration data and on --data: clipping (an end that is the zero point
+                 holds exact zeros, e.g. after RELU, and does not count)
   out of range   share of --data's float values outside what the quantized tensor can
                  represent ((qmin - zp) x s .. (qmax - zp) x s): deployment data that
                  drifted beyond the calibrated range
+  representable  the real range the quantized tensor covers: what calibration chose
   ranges         the float tensor's min and max on each data set
 
 Error statistics are over --data (the deployment data). Layers are listed in graph order;
@@ -142,20 +146,23 @@ std::string SelectiveJson(const debug::SelectiveResult& r, double max_drop, cons
 }
 
 void PrintLayers(const std::vector<debug::LayerStats>& layers) {
-  std::printf("  %-3s %-4s %-17s %-28s %-5s %9s %8s %8s %9s %8s %8s %8s  %-20s %s\n", "#", "op", "operator", "tensor",
-              "type", "scale", "rmse/s", "SQNR dB", "max|d|", "sat cal", "sat dep", "out rng", "calibration range",
-              "deployment range");
+  std::printf("  %-3s %-4s %-17s %-28s %-5s %9s %8s %8s %9s %8s %8s %8s  %-20s %-20s %s\n", "#", "op", "operator",
+              "tensor", "type", "scale", "rmse/s", "SQNR dB", "max|d|", "sat cal", "sat dep", "out rng", "representable",
+              "calibration range", "deployment range");
   for (size_t i = 0; i < layers.size(); ++i) {
     const debug::LayerStats& l = layers[i];
     const std::string op_index = l.op_index < 0 ? "-" : "#" + std::to_string(l.op_index);
     std::string name = l.tensor_name;
     if (name.size() > 28) name = "..." + name.substr(name.size() - 25);  // the end tells layers apart
-    std::printf("%c %-3zu %-4s %-17s %-28s %-5s %9.3g %8.3f %8.2f %9.3g %8s %8s %8s  %-20s %s\n",
+    const bool int16 = l.dtype == DType::kInt16;
+    const FloatRange representable{static_cast<float>(((int16 ? -32768 : -128) - l.zero_point) * double{l.scale}),
+                                   static_cast<float>(((int16 ? 32767 : 127) - l.zero_point) * double{l.scale})};
+    std::printf("%c %-3zu %-4s %-17s %-28s %-5s %9.3g %8.3f %8.2f %9.3g %8s %8s %8s  %-20s %-20s %s\n",
                 l.flagged ? '!' : ' ', i, op_index.c_str(), l.op.substr(0, 17).c_str(), name.c_str(),
                 DTypeName(l.dtype), l.scale, l.rmse_over_scale, l.sqnr_db, l.max_abs_error,
                 Percent(l.saturation_calibration).c_str(), Percent(l.saturation_deployment).c_str(),
-                Percent(l.out_of_range_deployment).c_str(), Range(l.calibration_range).c_str(),
-                Range(l.deployment_range).c_str());
+                Percent(l.out_of_range_deployment).c_str(), Range(representable).c_str(),
+                Range(l.calibration_range).c_str(), Range(l.deployment_range).c_str());
   }
   std::vector<const debug::LayerStats*> worst;
   for (const debug::LayerStats& l : layers) worst.push_back(&l);

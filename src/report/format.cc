@@ -111,12 +111,23 @@ std::string HtmlEscape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -127,12 +138,21 @@ std::string MarkdownEscape(const std::string& text) {
   out.reserve(text.size());
   for (char c : text) {
     switch (c) {
-      case '|': out += "\\|"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
+      case '|':
+        out += "\\|";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
       case '\n':
-      case '\r': out += ' '; break;
-      default: out += c;
+      case '\r':
+        out += ' ';
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -185,10 +205,14 @@ Table DataTable(const audit::AuditReport& report) {
 
 std::string VerdictStyle(audit::Verdict verdict) {
   switch (verdict) {
-    case audit::Verdict::kHolds: return "verdict-holds";
-    case audit::Verdict::kFails: return "verdict-fails";
-    case audit::Verdict::kInconclusive: return "verdict-inconclusive";
-    case audit::Verdict::kNotTested: return "verdict-not-tested";
+    case audit::Verdict::kHolds:
+      return "verdict-holds";
+    case audit::Verdict::kFails:
+      return "verdict-fails";
+    case audit::Verdict::kInconclusive:
+      return "verdict-inconclusive";
+    case audit::Verdict::kNotTested:
+      return "verdict-not-tested";
   }
   return "verdict-not-tested";
 }
@@ -209,8 +233,8 @@ Table ClaimsTable(const audit::AuditReport& report) {
     verdict.style = VerdictStyle(c.verdict);
     verdict.strong = true;
     verdict.detail = c.note;
-    t.rows.push_back({id, claim, source, Text(c.model), Text(c.setting), Text(c.measured.empty() ? kMissing : c.measured),
-                      verdict});
+    t.rows.push_back(
+        {id, claim, source, Text(c.model), Text(c.setting), Text(c.measured.empty() ? kMissing : c.measured), verdict});
     t.row_styles.push_back(VerdictStyle(c.verdict));
   }
   return t;
@@ -345,8 +369,8 @@ Table CostsTable(const audit::AuditReport& report) {
 }
 
 Table LayersTable(const audit::LayerDiagnosis& diagnosis) {
-  Table t{{"#", "tensor", "op", "type", "scale", "rmse / scale", "SQNR", "max |error|", "saturated (calibration)",
-           "saturated (deployment)", "out of range (deployment)", "flag"},
+  Table t{{"#", "tensor", "op", "type", "scale", "rmse / scale", "SQNR", "max |error|", "saturated (calib.)",
+           "saturated (deploy.)", "out of range (deploy.)", "flag"},
           {true, false, false, false, true, true, true, true, true, true, true, false}};
   for (const debug::LayerStats& l : diagnosis.layers) {
     TableCell ratio = Text(Significant(l.rmse_over_scale, 3));
@@ -355,9 +379,9 @@ Table LayersTable(const audit::LayerDiagnosis& diagnosis) {
     flag.strong = l.flagged;
     if (l.flagged) flag.style = "flag";
     TableCell scale = Text(Significant(l.scale, 3));
-    scale.detail = "zero point " + std::to_string(l.zero_point);
-    t.rows.push_back({Text(std::to_string(l.op_index)), Text(l.tensor_name), Text(l.op), Text(DTypeName(l.dtype)), scale,
-                      ratio, Text(Decibels(l.sqnr_db)), Text(Significant(l.max_abs_error, 3)),
+    scale.detail = "zp " + std::to_string(l.zero_point);
+    t.rows.push_back({Text(std::to_string(l.op_index)), Text(l.tensor_name), Text(l.op), Text(DTypeName(l.dtype)),
+                      scale, ratio, Text(Decibels(l.sqnr_db)), Text(Significant(l.max_abs_error, 3)),
                       Text(Share(l.saturation_calibration)), Text(Share(l.saturation_deployment)),
                       Text(Share(l.out_of_range_deployment)), flag});
     t.row_styles.push_back(l.flagged ? "flagged" : "");
@@ -406,8 +430,8 @@ std::vector<std::string> PlanSummary(const audit::Plan& plan) {
     for (const audit::CalibrationSpec& c : e.calibrations) calibrations.push_back(c.Label());
     for (audit::Variant v : e.variants) variants.push_back(audit::VariantName(v));
     for (Numerics n : e.numerics) numerics.push_back(NumericsName(n));
-    std::string line = "experiment " + e.name + (e.purpose.empty() ? "" : " (" + e.purpose + ")") + ": methods " +
-                       Join(methods, ", ");
+    std::string line =
+        "experiment " + e.name + (e.purpose.empty() ? "" : " (" + e.purpose + ")") + ": methods " + Join(methods, ", ");
     if (!calibrations.empty()) line += "; calibration " + Join(calibrations, ", ");
     line += "; variants " + Join(variants, ", ") + "; numerics " + Join(numerics, ", ");
     if (!e.models.empty()) line += "; models " + Join(e.models, ", ");
@@ -418,13 +442,13 @@ std::vector<std::string> PlanSummary(const audit::Plan& plan) {
   for (int t : plan.latency.threads) threads.push_back(std::to_string(t));
   lines.push_back("latency: batch " + Join(batches, ", ") + "; threads " + Join(threads, ", ") + "; median of " +
                   std::to_string(plan.latency.repeats) + " repeats of at least " +
-                  Significant(plan.latency.min_seconds, 3) + " s");
+                  Printf("%g", plan.latency.min_seconds) + " s");
   const audit::ShiftSettings& s = plan.shifts;
-  lines.push_back("shifts (relative to the data's range r): outlier pixels " + Share(s.outlier_pixel_share) + " set to min + " +
-                  Significant(s.outlier_pixel_value, 3) + " r; contrast " + Significant(s.contrast, 3) + ", brightness " +
-                  Significant(s.brightness, 3) + " r; noise σ " + Significant(s.noise_stddev, 3) + " r; long tail ratio " +
-                  Significant(s.long_tail_ratio, 3) + "; calibration outliers ×" +
-                  Significant(s.calibration_outlier_value, 3));
+  lines.push_back("shifts (relative to the data's range r): outlier pixels " + Share(s.outlier_pixel_share) +
+                  " set to min + " + Printf("%g", s.outlier_pixel_value) + " r; contrast " + Printf("%g", s.contrast) +
+                  ", brightness " + Printf("%g", s.brightness) + " r; noise σ " + Printf("%g", s.noise_stddev) +
+                  " r; long tail ratio " + Printf("%g", s.long_tail_ratio) + "; calibration outliers ×" +
+                  Printf("%g", s.calibration_outlier_value));
   if (plan.debug.enabled) {
     lines.push_back("per-layer debugger: " + Join(plan.debug.methods, ", ") + "; calibration " +
                     plan.debug.calibration.Label() + "; deployment " + audit::VariantName(plan.debug.deployment) +
@@ -443,8 +467,9 @@ std::string DiagnosisSubtitle(const audit::LayerDiagnosis& diagnosis) {
   int flagged = 0;
   for (const debug::LayerStats& l : diagnosis.layers) flagged += l.flagged;
   return "calibration " + (diagnosis.calibration.empty() ? std::string(kMissing) : diagnosis.calibration) +
-         ", deployment " + diagnosis.deployment + "; " + std::to_string(diagnosis.layers.size()) + " tensors compared, " +
-         std::to_string(flagged) + " flagged (rmse/scale > " + Significant(debug::kRmseOverScaleFlag, 2) + ")";
+         ", deployment " + diagnosis.deployment + "; " + std::to_string(diagnosis.layers.size()) +
+         " tensors compared, " + std::to_string(flagged) + " flagged (rmse/scale > " +
+         Significant(debug::kRmseOverScaleFlag, 2) + ")";
 }
 
 }  // namespace qaudit::report::internal

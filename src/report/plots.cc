@@ -36,7 +36,8 @@ std::string Text(double x, double y, const std::string& text, const std::string&
          HtmlEscape(text) + "</text>";
 }
 
-std::string Rect(double x, double y, double w, double h, const std::string& attributes, const std::string& tooltip = "") {
+std::string Rect(double x, double y, double w, double h, const std::string& attributes,
+                 const std::string& tooltip = "") {
   const std::string open = "<rect x=\"" + F(x) + "\" y=\"" + F(y) + "\" width=\"" + F(std::max(w, 0.0)) +
                            "\" height=\"" + F(std::max(h, 0.0)) + "\" " + attributes;
   if (tooltip.empty()) return open + "/>";
@@ -195,13 +196,15 @@ std::string CalibrationPlot(const audit::AuditReport& report, size_t model_index
       series.push_back({c.method, {}});
       s = &series.back();
     }
-    const double x =
-        c.calibration == "all" ? all_x : std::max(1.0, std::strtod(c.calibration.c_str(), nullptr));
+    const double x = c.calibration == "all" ? all_x : std::max(1.0, std::strtod(c.calibration.c_str(), nullptr));
     bool duplicate = false;
     for (const Point& p : s->points) duplicate = duplicate || p.x == x;
     if (duplicate || !std::isfinite(c.top1)) continue;
-    s->points.push_back({x, c.calibration, c.top1 * 100, (c.float_top1 + c.delta_top1.low) * 100,
-                         (c.float_top1 + c.delta_top1.high) * 100});
+    Point p{x, c.calibration, c.top1 * 100, (c.float_top1 + c.delta_top1.low) * 100,
+            (c.float_top1 + c.delta_top1.high) * 100};
+    // A missing bound draws no band rather than a broken one.
+    if (!std::isfinite(p.low) || !std::isfinite(p.high)) p.low = p.high = p.top1;
+    s->points.push_back(p);
   }
   for (Series& s : series) {
     std::sort(s.points.begin(), s.points.end(), [](const Point& a, const Point& b) { return a.x < b.x; });
@@ -209,7 +212,8 @@ std::string CalibrationPlot(const audit::AuditReport& report, size_t model_index
 
   // Axes: log x over the sizes, y in percent over every drawn value.
   std::vector<std::pair<double, std::string>> x_ticks;
-  double y_lo = float_top1 * 100, y_hi = float_top1 * 100;
+  const bool float_known = std::isfinite(float_top1);
+  double y_lo = float_known ? float_top1 * 100 : INFINITY, y_hi = float_known ? float_top1 * 100 : -INFINITY;
   for (const Series& s : series) {
     for (const Point& p : s.points) {
       if (std::none_of(x_ticks.begin(), x_ticks.end(), [&](const auto& t) { return t.first == p.x; })) {
@@ -222,6 +226,7 @@ std::string CalibrationPlot(const audit::AuditReport& report, size_t model_index
       }
     }
   }
+  if (x_ticks.empty()) return NoData(id, "No finite top-1 in the calibration-size sweep of " + model.label + ".");
   std::sort(x_ticks.begin(), x_ticks.end());
   double lx_lo = std::log10(x_ticks.front().first), lx_hi = std::log10(x_ticks.back().first);
   if (lx_hi - lx_lo < 1e-9) {
@@ -237,8 +242,8 @@ std::string CalibrationPlot(const audit::AuditReport& report, size_t model_index
   }
   std::vector<double> y_ticks = NiceTicks(y_lo, y_hi, 5);
 
-  const double width = 780, height = 400;
-  const double left = 64, right = 590, top = 58, bottom = 340;
+  const double width = 1000, height = 420;
+  const double left = 70, right = 770, top = 62, bottom = 356;
   const Scale sx{lx_lo - x_pad, lx_hi + x_pad, left, right};
   const Scale sy{y_ticks.front(), y_ticks.back(), bottom, top};
   const auto px = [&](double x) { return sx(std::log10(x)); };
@@ -272,8 +277,7 @@ std::string CalibrationPlot(const audit::AuditReport& report, size_t model_index
     const std::string colour = kPalette[k % std::size(kPalette)];
     if (s.points.size() == 1) {
       const Point& p = s.points[0];
-      svg += Rect(px(p.x) - 4, sy(p.high), 8, sy(p.low) - sy(p.high),
-                  "class=\"band\" fill=\"" + colour + "\"");
+      svg += Rect(px(p.x) - 4, sy(p.high), 8, sy(p.low) - sy(p.high), "class=\"band\" fill=\"" + colour + "\"");
       continue;
     }
     std::string band;
@@ -281,7 +285,7 @@ std::string CalibrationPlot(const audit::AuditReport& report, size_t model_index
     for (auto it = s.points.rbegin(); it != s.points.rend(); ++it) band += F(px(it->x)) + "," + F(sy(it->low)) + " ";
     svg += "<polygon class=\"band\" fill=\"" + std::string(colour) + "\" points=\"" + band + "\"/>";
   }
-  svg += Line(left, sy(float_top1 * 100), right, sy(float_top1 * 100), "class=\"float-line\"");
+  if (float_known) svg += Line(left, sy(float_top1 * 100), right, sy(float_top1 * 100), "class=\"float-line\"");
   for (size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
     const std::string colour = kPalette[k % std::size(kPalette)];
@@ -306,12 +310,13 @@ std::string CalibrationPlot(const audit::AuditReport& report, size_t model_index
     const std::string colour = kPalette[k % std::size(kPalette)];
     svg += Rect(lx, ly - 7, 26, 14, "class=\"band\" fill=\"" + colour + "\"");
     svg += Line(lx, ly, lx + 26, ly, "class=\"series\" stroke=\"" + colour + "\"");
-    svg += Text(lx + 34, ly + 4, Shorten(series[k].method, 22), "class=\"legend\"");
+    svg += Text(lx + 34, ly + 4, Shorten(series[k].method, 24), "class=\"legend\"");
     ly += 22;
   }
   svg += Line(lx, ly, lx + 26, ly, "class=\"float-line\"");
   svg += Text(lx + 34, ly + 4, "float " + Percent(float_top1), "class=\"legend\"");
   svg += Text(lx, ly + 26, "shaded: float top-1 + Δ interval", "class=\"legend-note\"");
+  svg += Text(lx, ly + 42, "hover a point for its values", "class=\"legend-note\"");
   return svg + "</svg>";
 }
 
@@ -323,7 +328,7 @@ struct BarChart {
   std::vector<std::string> labels, tooltips;
   std::vector<double> first, second;
   std::vector<bool> highlight;
-  std::vector<std::pair<double, std::string>> markers;  // vertical lines at values, with labels
+  std::vector<std::pair<double, std::string>> markers;      // vertical lines at values, with labels
   std::vector<std::pair<std::string, std::string>> legend;  // colour, text
 };
 
@@ -331,7 +336,7 @@ std::string DrawBars(const BarChart& c) {
   const size_t n = c.labels.size();
   const bool pairs = !c.second.empty();
   const double row = pairs ? (n > 60 ? 14 : 22) : (n > 60 ? 10 : 18);
-  const double width = 780, left = 236, right = 700, top = 78;
+  const double width = 1000, left = 260, right = 900, top = 80;
   const double bottom = top + row * static_cast<double>(n);
   const double height = bottom + 58;
   double max_value = 0;
@@ -359,7 +364,7 @@ std::string DrawBars(const BarChart& c) {
   const std::string font_attr = "style=\"font-size:" + F(font) + "px\"";
   for (size_t i = 0; i < n; ++i) {
     const double y = top + row * static_cast<double>(i);
-    svg += Text(left - 8, y + row / 2 + font / 3, Shorten(c.labels[i], 34),
+    svg += Text(left - 8, y + row / 2 + font / 3, Shorten(c.labels[i], 38),
                 "class=\"tick\" text-anchor=\"end\" " + font_attr);
     const size_t bars = pairs ? 2 : 1;
     const double bar_h = (row - 4) / static_cast<double>(bars);

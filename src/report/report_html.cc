@@ -39,11 +39,14 @@ nav.toc a{margin-right:18px;white-space:nowrap}
 .table-wrap{overflow-x:auto;margin:10px 0 18px;border:1px solid var(--border);border-radius:8px}
 table{border-collapse:collapse;width:100%;font-size:13.5px}
 th{text-align:left;font-weight:600;background:var(--alt);border-bottom:1px solid var(--border);padding:8px 10px;
-white-space:nowrap;vertical-align:bottom}
+vertical-align:bottom}
 td{padding:6px 10px;border-bottom:1px solid var(--rule);vertical-align:top}
 tbody tr:last-child td{border-bottom:0}
 tbody tr:nth-child(even){background:#fbfcfd}
 th.num,td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+td.num .detail{white-space:nowrap}
+td a{overflow-wrap:anywhere}
+#claims-table td:nth-child(2){min-width:240px}
 .detail{display:block;color:var(--muted);font-size:12px;font-weight:400;white-space:normal}
 .pill{display:inline-block;padding:1px 10px;border-radius:999px;font-weight:600;font-size:12.5px;white-space:nowrap}
 .verdict-holds .pill,.pill.verdict-holds{color:var(--green);background:var(--green-bg)}
@@ -99,8 +102,8 @@ std::string CellHtml(const internal::TableCell& cell) {
 std::string Table(const internal::Table& t, const std::string& id = "") {
   if (t.rows.empty()) return "<p class=\"note\">None.</p>\n";
   const auto numeric = [&t](size_t c) { return c < t.numeric.size() && t.numeric[c]; };
-  std::string html = "<div class=\"table-wrap\"><table" + (id.empty() ? "" : " id=\"" + HtmlEscape(id) + "\"") +
-                     "><thead><tr>";
+  std::string html =
+      "<div class=\"table-wrap\"><table" + (id.empty() ? "" : " id=\"" + HtmlEscape(id) + "\"") + "><thead><tr>";
   for (size_t c = 0; c < t.header.size(); ++c) {
     html += std::string(numeric(c) ? "<th class=\"num\">" : "<th>") + HtmlEscape(t.header[c]) + "</th>";
   }
@@ -138,10 +141,11 @@ std::string Header(const audit::AuditReport& report) {
                                     " <span class=\"note\">quoted multiply-accumulate ratio for this CPU kind</span>");
   row("seed", HtmlEscape(std::to_string(report.plan.seed)));
   html += "</dl>\n</header>\n";
-  html += "<nav class=\"toc\"><a href=\"#setup\">Models and data</a><a href=\"#claims\">Claims</a>"
-          "<a href=\"#findings\">Findings</a><a href=\"#calibration\">Calibration size</a>"
-          "<a href=\"#experiments\">Experiments</a><a href=\"#costs\">Size and speed</a>"
-          "<a href=\"#layers\">Per-layer diagnosis</a></nav>\n";
+  html +=
+      "<nav class=\"toc\"><a href=\"#setup\">Models and data</a><a href=\"#claims\">Claims</a>"
+      "<a href=\"#findings\">Findings</a><a href=\"#calibration\">Calibration size</a>"
+      "<a href=\"#experiments\">Experiments</a><a href=\"#costs\">Size and speed</a>"
+      "<a href=\"#layers\">Per-layer diagnosis</a></nav>\n";
   return html;
 }
 
@@ -168,7 +172,8 @@ std::string ReportHtml(const audit::AuditReport& report) {
       "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n"
       "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">\n"
       "<title>qaudit report" +
-      HtmlEscape(models.empty() ? "" : ": " + models) + "</title>\n<style>" + kStyle + "</style>\n</head>\n<body>\n<main>\n";
+      HtmlEscape(models.empty() ? "" : ": " + models) + "</title>\n<style>" + kStyle +
+      "</style>\n</head>\n<body>\n<main>\n";
   html += Header(report);
 
   html += "<section id=\"setup\">\n<h2>Models and data</h2>\n" + Table(internal::ModelsTable(report), "models-table");
@@ -177,9 +182,10 @@ std::string ReportHtml(const audit::AuditReport& report) {
   for (const std::string& line : internal::PlanSummary(report.plan)) html += "<li>" + HtmlEscape(line) + "</li>\n";
   html += "</ul>\n</section>\n";
 
-  html += "<section id=\"claims\">\n<h2>Claims</h2>\n<p class=\"note\">TFLite's documented claims, each judged on "
-          "this audit's measurements by its interval: it holds or fails only when the whole interval says so.</p>\n" +
-          VerdictPills(report) + Table(internal::ClaimsTable(report), "claims-table") + "</section>\n";
+  html +=
+      "<section id=\"claims\">\n<h2>Claims</h2>\n<p class=\"note\">TFLite's documented claims, each judged on "
+      "this audit's measurements by its interval: it holds or fails only when the whole interval says so.</p>\n" +
+      VerdictPills(report) + Table(internal::ClaimsTable(report), "claims-table") + "</section>\n";
 
   html += "<section id=\"findings\">\n<h2>Findings</h2>\n";
   if (report.findings.empty()) {
@@ -196,10 +202,11 @@ std::string ReportHtml(const audit::AuditReport& report) {
   for (size_t m = 0; m < report.models.size(); ++m) html += Figure(internal::CalibrationPlot(report, m));
   html += "</section>\n";
 
-  html += "<section id=\"experiments\">\n<h2>Experiments</h2>\n<p class=\"note\">Δ top-1: the quantized model's "
-          "top-1 minus the float model's, in percentage points, with its paired bootstrap interval (red: the "
-          "whole interval is below zero). McNemar's p tests whether the two models differ; lost and gained count "
-          "the samples only the float or only the quantized model got right.</p>\n";
+  html +=
+      "<section id=\"experiments\">\n<h2>Experiments</h2>\n<p class=\"note\">Δ top-1: the quantized model's "
+      "top-1 minus the float model's, in percentage points, with its paired bootstrap interval (red: the "
+      "whole interval is below zero). McNemar's p tests whether the two models differ; lost and gained count "
+      "the samples only the float or only the quantized model got right.</p>\n";
   const std::vector<internal::ExperimentGroup> groups = internal::GroupCells(report);
   if (groups.empty()) html += "<p class=\"no-data\">No cells were run.</p>\n";
   for (size_t g = 0; g < groups.size(); ++g) {
@@ -226,12 +233,13 @@ std::string ReportHtml(const audit::AuditReport& report) {
     html += "<summary>Every compared tensor (" + std::to_string(diagnosis.layers.size()) + ")</summary>\n" +
             Table(internal::LayersTable(diagnosis), "layers-table-" + std::to_string(d)) + "</details>\n";
     const debug::SelectiveResult& s = diagnosis.selective;
-    html += "<h4>Selective quantization</h4>\n<p>Layers kept in float, worst rmse/scale first, until the upper bound "
-            "of the top-1 drop is within " +
-            HtmlEscape(internal::Significant(diagnosis.max_drop * 100, 3)) + " pp of the float model (" +
-            HtmlEscape(internal::Percent(s.float_top1)) + ", " + HtmlEscape(internal::Bytes(s.float_model_bytes)) +
-            ", " + HtmlEscape(internal::Milliseconds(s.float_ms_per_sample)) + " per sample): <strong>" +
-            (s.reached ? "reached" : "not reached") + "</strong>.</p>\n";
+    html +=
+        "<h4>Selective quantization</h4>\n<p>Layers kept in float, worst rmse/scale first, until the upper bound "
+        "of the top-1 drop is within " +
+        HtmlEscape(internal::Significant(diagnosis.max_drop * 100, 3)) + " pp of the float model (" +
+        HtmlEscape(internal::Percent(s.float_top1)) + ", " + HtmlEscape(internal::Bytes(s.float_model_bytes)) + ", " +
+        HtmlEscape(internal::Milliseconds(s.float_ms_per_sample)) + " per sample): <strong>" +
+        (s.reached ? "reached" : "not reached") + "</strong>.</p>\n";
     html += Table(internal::SelectiveTable(diagnosis), "selective-table-" + std::to_string(d));
   }
   html += "</section>\n";

@@ -22,7 +22,10 @@ namespace {
 class JsonObject {
  public:
   JsonObject& Add(const char* key, std::string json) {
-    text_ += (text_.size() > 1 ? "," : "") + JsonString(key) + ":" + json;
+    if (text_.size() > 1) text_ += ',';
+    text_ += JsonString(key);
+    text_ += ':';
+    text_ += json;
     return *this;
   }
   JsonObject& Str(const char* key, const std::string& value) { return Add(key, JsonString(value)); }
@@ -203,11 +206,14 @@ std::string Pretty(const std::string& json) {
     for (size_t i = open; i < json.size(); ++i) {
       const char c = json[i];
       if (in_string) {
-        if (c == '\\') ++i;
-        else if (c == '"') in_string = false;
+        if (c == '\\')
+          ++i;
+        else if (c == '"')
+          in_string = false;
         continue;
       }
-      if (c == '"') in_string = true;
+      if (c == '"')
+        in_string = true;
       else if (c == '[' || c == '{') {
         if (++depth > 1) *nested = true;
       } else if (c == ']' || c == '}') {
@@ -219,7 +225,10 @@ std::string Pretty(const std::string& json) {
   std::string out;
   out.reserve(json.size() * 2);
   int depth = 0;
-  const auto newline = [&] { out += "\n" + std::string(2 * depth, ' '); };
+  const auto newline = [&] {
+    out += '\n';
+    out.append(2 * static_cast<size_t>(depth), ' ');
+  };
   for (size_t i = 0; i < json.size(); ++i) {
     const char c = json[i];
     if (c == '"') {
@@ -237,8 +246,7 @@ std::string Pretty(const std::string& json) {
       bool empty = true;
       for (size_t k = i + 1; k < close; ++k) empty = empty && std::isspace(static_cast<unsigned char>(json[k]));
       // Numbers always share a line; strings only while the line stays short.
-      const bool inline_array =
-          c == '[' && !nested && (close - i <= 100 || json.find('"', i) > close);
+      const bool inline_array = c == '[' && !nested && (close - i <= 100 || json.find('"', i) > close);
       if (empty || inline_array) {
         // Copied as is but with ", " between items and no other whitespace.
         bool in_string = false;
@@ -246,8 +254,10 @@ std::string Pretty(const std::string& json) {
           const char d = json[k];
           if (in_string) {
             out += d;
-            if (d == '\\') out += json[++k];
-            else if (d == '"') in_string = false;
+            if (d == '\\')
+              out += json[++k];
+            else if (d == '"')
+              in_string = false;
           } else if (d == '"') {
             in_string = true;
             out += d;

@@ -11,7 +11,7 @@ using internal::MarkdownEscape;
 
 std::string CellText(const internal::TableCell& cell) {
   std::string text = MarkdownEscape(cell.text);
-  if (text.empty()) return text;
+  if (text.empty()) return MarkdownEscape(cell.detail);
   if (!cell.href.empty()) {
     // A URL that IsWebUrl accepted has no spaces or brackets that would end the link;
     // parentheses are percent-encoded so that they do not either.
@@ -27,13 +27,21 @@ std::string CellText(const internal::TableCell& cell) {
 std::string Table(const internal::Table& t) {
   if (t.rows.empty()) return "_None._\n\n";
   std::string out = "|";
-  for (const std::string& h : t.header) out += " " + MarkdownEscape(h) + " |";
+  for (const std::string& h : t.header) {
+    out += ' ';
+    out += MarkdownEscape(h);
+    out += " |";
+  }
   out += "\n|";
   for (size_t c = 0; c < t.header.size(); ++c) out += c < t.numeric.size() && t.numeric[c] ? "---:|" : "---|";
   out += "\n";
   for (const auto& row : t.rows) {
     out += "|";
-    for (const internal::TableCell& cell : row) out += " " + CellText(cell) + " |";
+    for (const internal::TableCell& cell : row) {
+      out += ' ';
+      out += CellText(cell);
+      out += " |";
+    }
     out += "\n";
   }
   return out + "\n";
@@ -54,8 +62,7 @@ std::string ReportMarkdown(const audit::AuditReport& report) {
     const bool tick = report.command.find('`') != std::string::npos;
     std::string command = report.command;
     for (char& c : command) c = c == '\n' || c == '\r' ? ' ' : c;
-    md += std::string("Command: ") + (tick ? "`` " : "`") + command +
-          (tick ? " ``" : "`") + "  \n";
+    md += std::string("Command: ") + (tick ? "`` " : "`") + command + (tick ? " ``" : "`") + "  \n";
   }
   md += "int8 over fp32 multiply-accumulate throughput quoted for this CPU kind: " +
         internal::Times(report.hardware_int8_over_fp32) + "\n\n";
@@ -83,13 +90,15 @@ std::string ReportMarkdown(const audit::AuditReport& report) {
     if (!g.purpose.empty()) md += Paragraph(g.purpose);
     md += Table(internal::CellsTable(report, g));
   }
-  md += "Δ top-1 is the quantized model's top-1 minus the float model's, in percentage points, with its paired "
-        "bootstrap interval; McNemar's p tests whether the two differ (lost: samples only the float model got "
-        "right; gained: the reverse).\n\n";
+  md +=
+      "Δ top-1 is the quantized model's top-1 minus the float model's, in percentage points, with its paired "
+      "bootstrap interval; McNemar's p tests whether the two differ (lost: samples only the float model got "
+      "right; gained: the reverse).\n\n";
 
   md += "## Size and speed\n\n" + Table(internal::CostsTable(report));
-  md += "Speed-up is float time over quantized time per sample: the median repeat, with the lowest and highest "
-        "repeat ratios.\n\n";
+  md +=
+      "Speed-up is float time over quantized time per sample: the median repeat, with the lowest and highest "
+      "repeat ratios.\n\n";
 
   md += "## Per-layer diagnosis\n\n";
   if (report.diagnoses.empty()) md += "_The per-layer debugger did not run._\n\n";
@@ -99,8 +108,9 @@ std::string ReportMarkdown(const audit::AuditReport& report) {
     const debug::SelectiveResult& s = d.selective;
     md += "#### Selective quantization\n\n";
     md += Paragraph("Layers kept in float, worst rmse/scale first, until the top-1 drop's upper bound is within " +
-                    internal::Significant(d.max_drop * 100, 3) + " pp of the float model (" + internal::Percent(s.float_top1) +
-                    ", " + internal::Bytes(s.float_model_bytes) + ", " + internal::Milliseconds(s.float_ms_per_sample) +
+                    internal::Significant(d.max_drop * 100, 3) + " pp of the float model (" +
+                    internal::Percent(s.float_top1) + ", " + internal::Bytes(s.float_model_bytes) + ", " +
+                    internal::Milliseconds(s.float_ms_per_sample) +
                     " per sample): " + (s.reached ? "reached." : "not reached."));
     md += Table(internal::SelectiveTable(d));
   }

@@ -6,6 +6,7 @@
 #include <cstring>
 #include <thread>
 
+#include "kernels/quantize.h"
 #include "runtime/op_kernel.h"
 #include "runtime/xnnpack_rules.h"
 
@@ -109,6 +110,33 @@ struct Executor::Impl {
   }
 };
 
+namespace {
+
+// float16 weights (TFLite's float16 method) are converted once, as TFLite does for a
+// DEQUANTIZE of a constant (its output becomes persistent) and XNNPACK does by folding it:
+// the float ops then read constant weights and take their fast paths. The values are the
+// exact fp16 -> fp32 conversions, so outputs do not change.
+void FoldConstantHalfDequantize(Graph& g) {
+  std::vector<Operator> kept;
+  for (Operator& op : g.operators) {
+    const bool foldable = op.kind == OpKind::kDequantize && op.inputs.size() == 1 && op.outputs.size() == 1 &&
+                          g.tensors[op.inputs[0]].is_constant && g.tensors[op.inputs[0]].dtype == DType::kFloat16 &&
+                          std::find(g.outputs.begin(), g.outputs.end(), op.outputs[0]) == g.outputs.end();
+    if (!foldable) {
+      kept.push_back(std::move(op));
+      continue;
+    }
+    const Tensor& in = g.tensors[op.inputs[0]];
+    Tensor& out = g.tensors[op.outputs[0]];
+    out.data.resize(in.num_elements() * sizeof(float));
+    kernels::DequantizeHalf(in.data_as<uint16_t>(), in.num_elements(), reinterpret_cast<float*>(out.data.data()));
+    out.is_constant = true;
+  }
+  g.operators = std::move(kept);
+}
+
+}  // namespace
+
 Executor::Executor(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Executor::~Executor() = default;
 const Graph& Executor::graph() const { return impl_->graph; }
@@ -116,6 +144,7 @@ const Graph& Executor::graph() const { return impl_->graph; }
 Result<std::unique_ptr<Executor>> Executor::Create(Graph graph, const ExecutorOptions& options) {
   QAUDIT_RETURN_IF_ERROR(VerifyGraph(graph));
   auto impl = std::make_unique<Impl>();
+  FoldConstantHalfDequantize(graph);
   impl->graph = std::move(graph);
   impl->options = options;
   const Graph& g = impl->graph;

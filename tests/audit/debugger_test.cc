@@ -81,10 +81,11 @@ TEST_F(TinyReluTest, ErrorsSaturationAndRangesMatchHandWorkedValues) {
     EXPECT_EQ(l->elements_per_sample, 4);
     EXPECT_EQ(l->calibration_range.min, 0.0f);
     EXPECT_EQ(l->calibration_range.max, 3.984375f);
-    // Calibration: 0 and 255/64 (q = -128 and 127) are 2 of its 8 values.
-    EXPECT_DOUBLE_EQ(l->saturation_calibration, 2.0 / 8);
+    // The zero point is -128, so only 127 counts as saturation (-128 holds zeros).
+    // Calibration: q = {-128, 127, -64, -64} and four -96.
+    EXPECT_DOUBLE_EQ(l->saturation_calibration, 1.0 / 8);
     // Deployment: q = {-127, -128, -64, 127} and {-128, 0, -96, 127}.
-    EXPECT_DOUBLE_EQ(l->saturation_deployment, 4.0 / 8);
+    EXPECT_DOUBLE_EQ(l->saturation_deployment, 2.0 / 8);
   }
   // Input: d = {+1/256, -1/256, 0, 255/64 - 5} and {0 - (-1), 0, 0, 0}.
   const double big = 5 - 3.984375;
@@ -137,8 +138,30 @@ TEST_F(TinyReluTest, IntegerModelInputIsALayerToo) {
   ASSERT_TRUE(layers.ok()) << layers.status().message();
   ASSERT_EQ(layers->size(), 2u);
   EXPECT_EQ((*layers)[0].op_index, -1);  // the int8 graph input itself, fed quantized data
-  EXPECT_DOUBLE_EQ((*layers)[0].saturation_deployment, 4.0 / 8);
+  EXPECT_DOUBLE_EQ((*layers)[0].saturation_deployment, 2.0 / 8);
   EXPECT_DOUBLE_EQ((*layers)[0].out_of_range_deployment, 2.0 / 8);
+}
+
+TEST_F(TinyReluTest, BothEndsSaturateWhenTheZeroPointIsInside) {
+  // Calibrated on [-1, 191/64]: scale 1/64, zero point -64.
+  const HostTensor calibration = Rows(4, {{-1, 2.984375f, 0, 0}});
+  auto stats = CalibrationStatistics::Collect(graph_, {calibration});
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  const TensorRanges ranges = stats->GlobalRanges();
+  auto q = Quantize(graph_, QuantizeOptions{}, &ranges);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  // q = {-128 (clipped), -128 (-1 is the range's end), 127 (clipped), -32}.
+  const HostTensor deployment = Rows(4, {{-2, -1, 3, 0.5f}});
+  auto layers = debug::CompareLayers(graph_, *q, {calibration}, {deployment}, {});
+  ASSERT_TRUE(layers.ok()) << layers.status().message();
+  const debug::LayerStats& in = (*layers)[0];
+  ASSERT_EQ(in.op, "QUANTIZE");
+  EXPECT_EQ(in.scale, 1.0f / 64);
+  EXPECT_EQ(in.zero_point, -64);
+  EXPECT_DOUBLE_EQ(in.saturation_calibration, 2.0 / 4);
+  EXPECT_DOUBLE_EQ(in.saturation_deployment, 3.0 / 4);
+  EXPECT_DOUBLE_EQ(in.out_of_range_deployment, 2.0 / 4);  // -1 is representable, -2 and 3 are not
+  EXPECT_DOUBLE_EQ(in.max_abs_error, 1.0);
 }
 
 TEST_F(TinyReluTest, BadDataIsAnErrorThatSaysWhichSet) {
@@ -213,12 +236,12 @@ TEST(CompareLayersTest, ResultsDoNotDependOnTheThreadCount) {
       EXPECT_EQ(l.calibration_range.max, ranges.at(l.source_tensor).max) << l.tensor_name;
     }
     // Inputs in [-0.2, 1.3] against a calibrated [0, 1] (int8) or [-1, 1] (int16,
-    // symmetric): about (0.2 + 0.3) / 1.5 or 0.3 / 1.5 of them fall outside, and every one
-    // of those saturates.
+    // symmetric): about (0.2 + 0.3) / 1.5 or 0.3 / 1.5 of them fall outside. Those above 1
+    // saturate; those below 0 are clipped to int8's zero point, which is not saturation.
     const debug::LayerStats* input = Find(runs[0], "QUANTIZE");
     ASSERT_NE(input, nullptr);
     EXPECT_NEAR(input->out_of_range_deployment, (method == QuantMethod::kInt8 ? 0.5 : 0.3) / 1.5, 0.02);
-    EXPECT_GE(input->saturation_deployment, input->out_of_range_deployment);
+    EXPECT_NEAR(input->saturation_deployment, 0.3 / 1.5, 0.02);
     EXPECT_LT(input->saturation_calibration, 0.01);
   }
 }

@@ -10,7 +10,10 @@
 #include <fstream>
 #include <optional>
 
+#include "core/json.h"
 #include "qaudit/data.h"
+#include "qaudit/graph_builder.h"
+#include "qaudit/tflite.h"
 #include "support/fixtures.h"
 
 namespace qaudit {
@@ -222,6 +225,85 @@ TEST_F(CliTest, TrainQatAndSearchOnFashionMnist) {
   auto bad = RunCli("train --arch resnet -o " + (dir_ / "x.tflite").string());
   EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.output.find("--arch 'resnet'"), std::string::npos) << bad.output;
+}
+
+// A random-weight Fashion-MNIST classifier (flat 784 inputs), written where debug reads it.
+std::string WriteFlatClassifier(const fs::path& file) {
+  GraphBuilder b(9);
+  int x = b.Input("image", {1, 784});
+  x = b.FullyConnected(x, 16, Activation::kRelu);
+  EXPECT_TRUE(WriteTfliteFile(b.Finish({b.FullyConnected(x, 10, Activation::kNone)}), file.string()).ok());
+  return file.string();
+}
+
+TEST_F(CliTest, DebugHelpAndBadInput) {
+  auto help = RunCli("debug --help");
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("usage: qaudit debug"), std::string::npos) << help.output;
+  EXPECT_NE(help.output.find("--max-drop"), std::string::npos) << help.output;
+  EXPECT_NE(RunCli("--help").output.find("debug MODEL"), std::string::npos);
+  const std::string data = WriteSineInputs(dir_ / "x.npy", 20);
+  auto missing = RunCli("debug /nonexistent/model.tflite --calibration " + data + " --data " + data);
+  EXPECT_EQ(missing.exit_code, 2) << missing.output;
+  EXPECT_NE(missing.output.find("/nonexistent/model.tflite"), std::string::npos) << missing.output;
+  EXPECT_EQ(std::count(missing.output.begin(), missing.output.end(), '\n'), 1) << missing.output;
+  const std::string model = WriteFlatClassifier(dir_ / "mlp.tflite");
+  const fs::path out = dir_ / "out.tflite";
+  struct Case {
+    std::string args;
+    std::string expected;
+  } cases[] = {
+      {"--calibration fmnist:train[0:20]", "usage: qaudit debug"},
+      {"--calibration fmnist:train[0:20] --data fmnist:test[0:20] --method dynamic", "--method 'dynamic'"},
+      {"--calibration fmnist:train[0:20] --data fmnist:test[0:20] --max-drop lots", "--max-drop 'lots'"},
+      {"--calibration fmnist:train[0:20] --data fmnist:test[0:20] --calibrator median", "--calibrator 'median'"},
+      {"--calibration " + data + " --data fmnist:test[0:20]", "--calibration"},
+      {"--calibration fmnist:train[0:20] --data " + (dir_ / "none.npy").string(), "none.npy"},
+  };
+  for (const Case& c : cases) {
+    auto r = RunCli("debug " + model + " " + c.args + " -o " + out.string());
+    EXPECT_EQ(r.exit_code, 2) << c.args << ": " << r.output;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << ": " << r.output;
+    EXPECT_FALSE(fs::exists(out)) << c.args;
+  }
+  // Selective quantization needs labels; the .npy has none.
+  auto x784 = [&] {
+    HostTensor h;
+    h.shape = {8, 784};
+    h.bytes.assign(8 * 784 * 4, 0);
+    EXPECT_TRUE(WriteNpy((dir_ / "x784.npy").string(), h).ok());
+    return (dir_ / "x784.npy").string();
+  }();
+  auto unlabelled = RunCli("debug " + model + " --calibration " + x784 + " --data " + x784 + " -o " + out.string());
+  EXPECT_EQ(unlabelled.exit_code, 2) << unlabelled.output;
+  EXPECT_NE(unlabelled.output.find("needs labels in --data"), std::string::npos) << unlabelled.output;
+  EXPECT_FALSE(fs::exists(out));
+}
+
+TEST_F(CliTest, DebugComparesLayersAndWritesTheSelectiveModel) {
+  QAUDIT_REQUIRE_FASHION_MNIST();
+  const std::string model = WriteFlatClassifier(dir_ / "mlp.tflite");
+  const std::string out = (dir_ / "selective.tflite").string();
+  const std::string common = "debug " + model + " --calibration fmnist:train[0:100] --data fmnist:test[0:300]";
+  auto text = RunCli(common);
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_NE(text.output.find("FULLY_CONNECTED"), std::string::npos) << text.output;
+  EXPECT_NE(text.output.find("layers flagged"), std::string::npos) << text.output;
+  EXPECT_EQ(text.output.find("selective quantization"), std::string::npos) << text.output;
+  auto json = RunCli(common + " --json --max-drop 100 --max-denied 2 -o " + out);
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  auto parsed = ParseJson(json.output);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message() << "\n" << json.output;
+  const JsonValue* layers = parsed->Find("layers");
+  ASSERT_NE(layers, nullptr);
+  ASSERT_EQ(layers->array.size(), 3u);  // the input's QUANTIZE and both FULLY_CONNECTED
+  EXPECT_EQ(layers->array[1].Find("op")->string, "FULLY_CONNECTED");
+  const JsonValue* selective = parsed->Find("selective");
+  ASSERT_NE(selective, nullptr);
+  EXPECT_TRUE(selective->Find("reached")->boolean);  // a budget of 100 points is met at once
+  EXPECT_EQ(selective->Find("steps")->array.size(), 1u);
+  auto written = ReadTfliteFile(out);
+  ASSERT_TRUE(written.ok()) << written.status().message();
 }
 
 }  // namespace
