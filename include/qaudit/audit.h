@@ -92,6 +92,7 @@ struct Experiment {
 };
 
 struct LatencySettings {
+  std::vector<std::string> methods;  // method labels to time; empty: every method of the plan
   std::vector<int> batches{1, 64};
   std::vector<int> threads{1, 2};
   int repeats = 5;            // the reported figure is the median
@@ -121,8 +122,9 @@ struct Plan {
 
 // The built-in plan (see audit/plan.cc for what it covers and why).
 Plan DefaultPlan();
-// A plan from JSON text; fields left out keep DefaultPlan()'s values. Errors name the
-// field and the offending value.
+// A plan from JSON text; fields left out keep DefaultPlan()'s values, except that a plan
+// with its own experiments times every method unless it lists latency.methods. Errors
+// name the field and the offending value.
 Result<Plan> ParsePlan(const std::string& json_text);
 std::string PlanToJson(const Plan& plan);
 

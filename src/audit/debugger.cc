@@ -4,6 +4,7 @@
 #include <cstring>
 #include <limits>
 
+#include "audit/model_input.h"
 #include "qaudit/data.h"
 #include "qaudit/debug.h"
 
@@ -152,26 +153,6 @@ HostTensor SliceSamples(const HostTensor& t, int64_t begin, int64_t count) {
   return out;
 }
 
-// The float model's inputs as the quantized model takes them: the same batch, or, where the
-// quantized model takes integers, quantized with its input's parameters (as TFLite's
-// QUANTIZE would).
-Result<std::vector<HostTensor>> FitQuantizedInputs(const std::vector<HostTensor>& float_inputs, const Graph& g) {
-  std::vector<HostTensor> fitted;
-  for (size_t k = 0; k < float_inputs.size(); ++k) {
-    const Tensor& t = g.tensors[g.inputs[k]];
-    if (t.dtype == float_inputs[k].dtype) {
-      fitted.push_back(float_inputs[k]);
-      continue;
-    }
-    Dataset d;
-    d.source = "input " + std::to_string(k) + " of the quantized model";
-    d.samples = float_inputs[k];
-    QAUDIT_ASSIGN_OR_RETURN(HostTensor h, FitToInput(d, InputSpec{t.name, t.dtype, t.shape, t.quant}));
-    fitted.push_back(std::move(h));
-  }
-  return fitted;
-}
-
 class Comparison {
  public:
   Comparison(std::vector<Layer>& layers, const Executor& float_exec, const Executor& quant_exec,
@@ -204,7 +185,8 @@ class Comparison {
     QAUDIT_RETURN_IF_ERROR(float_exec_.RunBatch(float_inputs, Progress(), keep_floats).status());
     done_ += n;
 
-    QAUDIT_ASSIGN_OR_RETURN(std::vector<HostTensor> quant_inputs, FitQuantizedInputs(float_inputs, quant_exec_.graph()));
+    QAUDIT_ASSIGN_OR_RETURN(std::vector<HostTensor> quant_inputs,
+                            FitInputsToModel(float_inputs, quant_exec_.graph(), "the quantized model"));
     std::vector<SampleSums> sums(static_cast<size_t>(n) * layers_.size());
     auto compare = [&](int, int64_t sample, const std::vector<const void*>& tensors) {
       const float* slot = floats.data() + sample * floats_per_sample_;

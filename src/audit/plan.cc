@@ -201,6 +201,8 @@ Plan DefaultPlan() {
   plan.experiments.push_back({"qat-ranges", "QAT for 50 steps: tfmot's EMA decay 0.999 and [-6, 6] start, and alternatives", {},
                               Methods({"qat/steps=50", "qat/steps=50/init=tfmot", "qat/steps=50/decay=0.9/init=tfmot"}),
                               {}, {Variant::kClean}, {Numerics::kTflite}});
+  for (const MethodSpec& m : plan.experiments[0].methods) plan.latency.methods.push_back(m.label);
+  plan.latency.repeats = 3;
   plan.debug.methods = {"int8/minmax", "int8/minmax/per-tensor"};
   plan.debug.calibration = Calibration(500);
   return plan;
@@ -409,13 +411,21 @@ Result<Plan> ParsePlan(const std::string& json_text) {
     QAUDIT_RETURN_IF_ERROR(s.Number("calibration_outlier_value", x.calibration_outlier_value, -1e6, 1e6));
   }
   QAUDIT_RETURN_IF_ERROR(r.Array("experiments", plan.experiments, ExperimentItem));
+  // The built-in list of timed methods names the built-in experiments' methods.
+  if (r.Find("experiments") != nullptr) plan.latency.methods.clear();
   std::set<std::string> names;
   for (const Experiment& e : plan.experiments) {
     if (!names.insert(e.name).second) return Status::InvalidArgument("plan .experiments: two experiments are named '" + e.name + "'");
   }
   if (const JsonValue* latency = r.Find("latency")) {
     Reader l(*latency, ".latency");
-    QAUDIT_RETURN_IF_ERROR(l.CheckKeys({"batches", "threads", "repeats", "min_seconds"}));
+    QAUDIT_RETURN_IF_ERROR(l.CheckKeys({"methods", "batches", "threads", "repeats", "min_seconds"}));
+    std::vector<MethodSpec> methods;
+    QAUDIT_RETURN_IF_ERROR(l.Array("methods", methods, MethodItem));
+    if (l.Find("methods") != nullptr) {
+      plan.latency.methods.clear();
+      for (const MethodSpec& m : methods) plan.latency.methods.push_back(m.label);
+    }
     const auto positive = [](const JsonValue& v, const std::string& where) -> Result<int> {
       QAUDIT_ASSIGN_OR_RETURN(int n, IntItem(v, where));
       if (n < 1) return Status::InvalidArgument("plan " + where + ": must be >= 1");
@@ -475,7 +485,7 @@ std::string PlanToJson(const Plan& plan) {
                   ",\"variants\":" + JsonArray(e.variants, [](Variant v) { return JsonString(VariantName(v)); }) +
                   ",\"numerics\":" + JsonArray(e.numerics, [](Numerics n) { return JsonString(NumericsName(n)); }) + "}";
          });
-  out += ",\"latency\":{\"batches\":" + ints(plan.latency.batches) + ",\"threads\":" + ints(plan.latency.threads) +
+  out += ",\"latency\":{\"methods\":" + strings(plan.latency.methods) + ",\"batches\":" + ints(plan.latency.batches) + ",\"threads\":" + ints(plan.latency.threads) +
          ",\"repeats\":" + std::to_string(plan.latency.repeats) +
          ",\"min_seconds\":" + JsonNumber(plan.latency.min_seconds) + "}";
   out += ",\"debug\":{\"enabled\":" + std::string(plan.debug.enabled ? "true" : "false") +

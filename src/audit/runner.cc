@@ -17,7 +17,7 @@
 
 #include "audit/claims.h"
 #include "audit/variants.h"
-#include "cli/values.h"
+#include "core/values.h"
 #include "core/sha256.h"
 #include "qaudit/audit.h"
 #include "qaudit/data.h"
@@ -104,14 +104,14 @@ Result<Predictions> Predict(const Executor& executor, const LabelledBatch& data,
   const Graph& g = executor.graph();
   const Tensor& out = g.tensors[g.outputs[0]];
   Predictions p;
-  p.scores = cli::RealValues(outputs[0], out.quant);
+  p.scores = RealValues(outputs[0], out.quant);
   const int64_t n = data.size();
   p.classes = n > 0 ? static_cast<int64_t>(p.scores.size()) / n : 0;
   if (p.classes < 2) return Status::Unsupported("output 0 of " + std::string(out.name) + " has " +
                                                 std::to_string(p.classes) + " values per sample; the audit needs class scores");
   for (int64_t s = 0; s < n; ++s) {
     const float* row = p.scores.data() + s * p.classes;
-    const int32_t best = static_cast<int32_t>(cli::ArgMax(row, p.classes));
+    const int32_t best = static_cast<int32_t>(ArgMax(row, p.classes));
     p.top1.push_back(best);
     if (data.labels.empty()) continue;
     const int32_t label = data.labels[s];
@@ -678,6 +678,11 @@ Result<AuditReport> RunAudit(const AuditInput& input, const Plan& plan, const Au
     for (const Job& job : jobs) {
       if (job.model == static_cast<int>(mi) && seen.insert(job.method.label).second) firsts.push_back(&job);
     }
+    const std::vector<std::string>& timed_labels = plan.latency.methods;
+    const auto timed = [&](const Job* job) {
+      return timed_labels.empty() ||
+             std::find(timed_labels.begin(), timed_labels.end(), job->method.label) != timed_labels.end();
+    };
     std::vector<MethodCost> costs;
     for (const Job* job : firsts) {
       MethodCost cost;
@@ -696,7 +701,10 @@ Result<AuditReport> RunAudit(const AuditInput& input, const Plan& plan, const Au
         QAUDIT_ASSIGN_OR_RETURN(auto float_executor, Executor::Create(m.graph, ExecutorOptions{Numerics::kTflite, threads}));
         std::vector<std::unique_ptr<Executor>> executors;
         for (const Job* job : firsts) {
-          QAUDIT_ASSIGN_OR_RETURN(auto e, Executor::Create(job->quantized.graph, ExecutorOptions{Numerics::kTflite, threads}));
+          std::unique_ptr<Executor> e;
+          if (timed(job)) {
+            QAUDIT_ASSIGN_OR_RETURN(e, Executor::Create(job->quantized.graph, ExecutorOptions{Numerics::kTflite, threads}));
+          }
           executors.push_back(std::move(e));
         }
         std::vector<double> float_ms;
@@ -705,6 +713,7 @@ Result<AuditReport> RunAudit(const AuditInput& input, const Plan& plan, const Au
           QAUDIT_ASSIGN_OR_RETURN(double f, TimeOnce(*float_executor, samples, batch, plan.latency.min_seconds));
           float_ms.push_back(f);
           for (size_t k = 0; k < firsts.size(); ++k) {
+            if (!executors[k]) continue;
             QAUDIT_ASSIGN_OR_RETURN(double q, TimeOnce(*executors[k], samples, batch, plan.latency.min_seconds));
             ms[k].push_back(q);
           }
@@ -715,6 +724,7 @@ Result<AuditReport> RunAudit(const AuditInput& input, const Plan& plan, const Au
           }
         }
         for (size_t k = 0; k < firsts.size(); ++k) {
+          if (!executors[k]) continue;
           std::vector<double> ratios;
           for (int r = 0; r < plan.latency.repeats; ++r) ratios.push_back(float_ms[r] / ms[k][r]);
           LatencyResult l;

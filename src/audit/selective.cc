@@ -4,6 +4,7 @@
 #include <cmath>
 #include <set>
 
+#include "audit/model_input.h"
 #include "qaudit/data.h"
 #include "qaudit/debug.h"
 #include "qaudit/tflite.h"
@@ -17,25 +18,6 @@ struct Evaluation {
   std::vector<uint8_t> correct;
   double ms_per_sample = 0;
 };
-
-// The batch as `g` takes it: float data as it is, quantized inputs quantized with their own
-// parameters (the model's caller would do the same).
-Result<std::vector<HostTensor>> FitInputs(const std::vector<HostTensor>& inputs, const Graph& g) {
-  std::vector<HostTensor> fitted;
-  for (size_t k = 0; k < inputs.size() && k < g.inputs.size(); ++k) {
-    const Tensor& t = g.tensors[g.inputs[k]];
-    if (t.dtype == inputs[k].dtype) {
-      fitted.push_back(inputs[k]);
-      continue;
-    }
-    Dataset d;
-    d.source = "input " + std::to_string(k);
-    d.samples = inputs[k];
-    QAUDIT_ASSIGN_OR_RETURN(HostTensor h, FitToInput(d, InputSpec{t.name, t.dtype, t.shape, t.quant}));
-    fitted.push_back(std::move(h));
-  }
-  return fitted;
-}
 
 double RealValue(const HostTensor& t, const QuantParams& q, int64_t i) {
   const double scale = q.has_scale() ? q.scale[0] : 1.0;
@@ -51,7 +33,7 @@ double RealValue(const HostTensor& t, const QuantParams& q, int64_t i) {
 Result<std::vector<uint8_t>> TopOneCorrect(const Executor& exec, const std::vector<HostTensor>& inputs,
                                            const std::vector<int32_t>& labels) {
   const Graph& g = exec.graph();
-  QAUDIT_ASSIGN_OR_RETURN(std::vector<HostTensor> fitted, FitInputs(inputs, g));
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<HostTensor> fitted, FitInputsToModel(inputs, g));
   QAUDIT_ASSIGN_OR_RETURN(std::vector<HostTensor> outputs, exec.RunBatch(fitted));
   if (outputs.empty()) return Status::InvalidArgument("the model has no outputs to take the top-1 of");
   const HostTensor& scores = outputs[0];
@@ -85,7 +67,7 @@ Result<std::vector<uint8_t>> TopOneCorrect(const Executor& exec, const std::vect
 
 // Median of a few timed batches: one run is at the mercy of whatever else the machine does.
 Result<double> MsPerSample(const Executor& exec, const std::vector<HostTensor>& inputs, int64_t batch) {
-  QAUDIT_ASSIGN_OR_RETURN(std::vector<HostTensor> fitted, FitInputs(inputs, exec.graph()));
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<HostTensor> fitted, FitInputsToModel(inputs, exec.graph()));
   for (HostTensor& t : fitted) {
     const size_t per_sample = t.bytes.size() / t.shape[0];
     t.shape[0] = static_cast<int32_t>(batch);

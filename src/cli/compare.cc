@@ -7,7 +7,7 @@
 #include "core/json.h"
 #include "cli/model_data.h"
 #include "cli/progress.h"
-#include "cli/values.h"
+#include "core/values.h"
 #include "qaudit/executor.h"
 #include "qaudit/tflite.h"
 

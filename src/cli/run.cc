@@ -12,7 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
-#include "cli/values.h"
+#include "core/values.h"
 #include "qaudit/data.h"
 #include "qaudit/executor.h"
 #include "qaudit/tflite.h"

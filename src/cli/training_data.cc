@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "cli/progress.h"
-#include "cli/values.h"
+#include "core/values.h"
 #include "qaudit/executor.h"
 
 namespace qaudit::cli {

@@ -220,12 +220,16 @@ std::string VerdictStyle(audit::Verdict verdict) {
 Table ClaimsTable(const audit::AuditReport& report) {
   Table t{{"id", "claim", "source", "model", "setting", "measured", "verdict"},
           {false, false, false, false, false, false, false}};
+  std::string previous_id;
   for (const audit::ClaimVerdict& c : report.claims) {
-    TableCell id = Text(c.claim_id);
-    TableCell claim = Text(c.claim);
-    if (!c.condition.empty()) claim.detail = "when " + c.condition;
-    TableCell source = Text(c.source.empty() ? std::string(kMissing) : c.source);
-    if (IsWebUrl(c.source)) {
+    // A claim judged in several settings states itself and its source once.
+    const bool repeat = c.claim_id == previous_id;
+    previous_id = c.claim_id;
+    TableCell id = Text(repeat ? "" : c.claim_id);
+    TableCell claim = Text(repeat ? "" : c.claim);
+    if (!repeat && !c.condition.empty()) claim.detail = "condition: " + c.condition;
+    TableCell source = Text(repeat ? "" : c.source.empty() ? std::string(kMissing) : c.source);
+    if (!repeat && IsWebUrl(c.source)) {
       source.text = UrlForDisplay(c.source);
       source.href = c.source;
     }

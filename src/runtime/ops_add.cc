@@ -1,8 +1,10 @@
 // ADD and SUB.
 #include <algorithm>
+#include <limits>
 #include <string>
 
 #include "kernels/add.h"
+#include "kernels/add_avx512.h"
 #include "runtime/op_kernel.h"
 #include "runtime/op_util.h"
 #include "runtime/xnnpack_rules.h"
@@ -106,6 +108,11 @@ Result<EvalFn> PrepareAddSub(const PrepareContext& ctx, bool subtract) {
                                       out.quant.scale[0], ZeroPoint(out), range.first, range.second);
     auto make = [&](auto type_tag) {
       using T = decltype(type_tag);
+      if (plan.same_shape && kernels::AddQuantizedAvx512Available()) {
+        return EvalFn([=](const Workspace& ws) {
+          kernels::AddQuantizedXnnpackAvx512(plan.size, ws.Get<T>(a_t), ws.Get<T>(b_t), p, ws.Mutable<T>(out_t));
+        });
+      }
       return EvalFn([=](const Workspace& ws) {
         kernels::AddQuantizedXnnpack<T>(plan, ws.Get<T>(a_t), ws.Get<T>(b_t), p, ws.Mutable<T>(out_t));
       });
@@ -126,6 +133,18 @@ Result<EvalFn> PrepareAddSub(const PrepareContext& ctx, bool subtract) {
       ZeroPoint(out), range.first, range.second);
   auto make = [&](auto type_tag) {
     using T = decltype(type_tag);
+    // The vector kernel centres inputs in int32 without overflow only for zero points in
+    // T's range (the reference's int arithmetic overflows otherwise).
+    constexpr int32_t kMin = std::numeric_limits<T>::min(), kMax = std::numeric_limits<T>::max();
+    const bool centred_fits = p.a_zero_point >= kMin && p.a_zero_point <= kMax && p.b_zero_point >= kMin &&
+                              p.b_zero_point <= kMax && p.left_shift <= 22;
+    if constexpr (sizeof(T) == 1) {
+      if (plan.same_shape && centred_fits && kernels::AddQuantizedAvx512Available()) {
+        return EvalFn([=](const Workspace& ws) {
+          kernels::AddQuantizedAvx512(plan.size, ws.Get<T>(a_t), ws.Get<T>(b_t), p, ws.Mutable<T>(out_t));
+        });
+      }
+    }
     return EvalFn([=](const Workspace& ws) {
       kernels::AddQuantized<T>(plan, ws.Get<T>(a_t), ws.Get<T>(b_t), p, ws.Mutable<T>(out_t));
     });

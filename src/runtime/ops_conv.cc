@@ -8,6 +8,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/conv_sgemm.h"
+#include "kernels/depthwise_avx512.h"
 #include "kernels/fully_connected.h"
 #include "kernels/hybrid.h"
 #include "kernels/int8_gemm.h"
@@ -382,6 +383,13 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
       return EvalFn([=](const Workspace& ws) {
         kernels::ConvFloatSgemm(g, ws.Get<float>(in_t), wt.data(), b_t == kNoTensor ? nullptr : ws.Get<float>(b_t),
                                 range.first, range.second, ws.Mutable<float>(out_t));
+      });
+    }
+    if (depthwise && kernels::DepthwiseConvFloatAvx512Available()) {
+      return EvalFn([=](const Workspace& ws) {
+        kernels::DepthwiseConvFloatAvx512(g, ws.Get<float>(in_t), ws.Get<float>(w_t),
+                                          b_t == kNoTensor ? nullptr : ws.Get<float>(b_t), range.first, range.second,
+                                          ws.Mutable<float>(out_t));
       });
     }
     return EvalFn([=](const Workspace& ws) {

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <fstream>
 #include <optional>
+#include <sstream>
 
 #include "core/json.h"
 #include "qaudit/data.h"
@@ -51,7 +52,8 @@ TEST_F(CliTest, HelpAndUsage) {
   auto help = RunCli("--help");
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.output.find("inspect MODEL"), std::string::npos);
-  for (const char* command : {"inspect", "run", "repair", "quantize", "dequantize", "compare", "train", "qat", "search"}) {
+  for (const char* command :
+       {"audit", "debug", "inspect", "run", "repair", "quantize", "dequantize", "compare", "train", "qat", "search"}) {
     auto r = RunCli(std::string(command) + " --help");
     EXPECT_EQ(r.exit_code, 0) << command;
     EXPECT_NE(r.output.find("usage: qaudit"), std::string::npos) << command;
@@ -304,6 +306,65 @@ TEST_F(CliTest, DebugComparesLayersAndWritesTheSelectiveModel) {
   EXPECT_EQ(selective->Find("steps")->array.size(), 1u);
   auto written = ReadTfliteFile(out);
   ASSERT_TRUE(written.ok()) << written.status().message();
+}
+
+TEST_F(CliTest, AuditPrintsItsPlanAndNamesBadInput) {
+  auto plan = RunCli("audit --print-plan");
+  ASSERT_EQ(plan.exit_code, 0) << plan.output;
+  auto parsed = ParseJson(plan.output);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_NE(parsed->Find("experiments"), nullptr);
+
+  const std::string model = WriteFlatClassifier(dir_ / "mlp.tflite");
+  const fs::path out = dir_ / "report";
+  const fs::path bad_plan = dir_ / "plan.json";
+  {
+    std::ofstream f(bad_plan);
+    f << R"({"experiments": [{"name": "a", "methods": ["int8/median"], "calibrations": [10]}]})";
+  }
+  struct Case {
+    std::string args;
+    std::string expected;
+  } cases[] = {
+      {"--model " + model + " --out " + out.string(), "usage: qaudit audit"},
+      {"--model " + model + " --data fmnist:test[0:50] --out " + out.string() + " --plan " + bad_plan.string(),
+       ".experiments[0].methods[0]"},
+      {"--model " + model + " --data fmnist:test[0:50] --out " + out.string() + " --jobs 0", "--jobs '0'"},
+      {"--model " + (dir_ / "none.tflite").string() + " --data fmnist:test[0:50] --out " + out.string(), "none.tflite"},
+  };
+  for (const Case& c : cases) {
+    auto r = RunCli("audit " + c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args << ": " << r.output;
+    EXPECT_NE(r.output.find(c.expected), std::string::npos) << c.args << ": " << r.output;
+    EXPECT_FALSE(fs::exists(out)) << c.args;
+  }
+}
+
+TEST_F(CliTest, AuditWritesTheThreeReports) {
+  QAUDIT_REQUIRE_FASHION_MNIST();
+  const std::string model = WriteFlatClassifier(dir_ / "mlp.tflite");
+  const fs::path plan = dir_ / "plan.json";
+  {
+    std::ofstream f(plan);
+    f << R"({"eval_samples": 200, "calibration_pool": 200, "resamples": 100,
+             "experiments": [{"name": "methods", "methods": ["float16", "int8/minmax"], "calibrations": [50],
+                              "variants": ["clean", "noise"]}],
+             "latency": {"batches": [2], "threads": [1], "repeats": 1, "min_seconds": 0},
+             "debug": {"methods": ["int8/minmax"], "calibration": 50}})";
+  }
+  const fs::path out = dir_ / "report";
+  auto r = RunCli("audit --model mlp=" + model + " --data fmnist:test[0:400] --plan " + plan.string() + " --out " +
+                  out.string() + " --seed 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("report: " + out.string() + "/report.html"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("Float16 quantization: 2x smaller"), std::string::npos) << r.output;
+  for (const char* name : {"report.json", "report.md", "report.html"}) EXPECT_TRUE(fs::exists(out / name)) << name;
+  std::ifstream json(out / "report.json");
+  std::stringstream text;
+  text << json.rdbuf();
+  auto parsed = ParseJson(text.str());
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  EXPECT_EQ(parsed->Find("plan")->Find("seed")->number, 3);
 }
 
 }  // namespace

@@ -245,7 +245,7 @@ TEST(ReportJsonTest, NonFiniteNumbersAndEmptyReports) {
 TEST(ReportMarkdownTest, HoldsTheTables) {
   const std::string md = ReportMarkdown(SyntheticReport());
   EXPECT_NE(md.find("| id | claim | source | model | setting | measured | verdict |"), std::string::npos);
-  EXPECT_NE(md.find("| int8-size | Full integer quantization makes the model 4x smaller. (when weights dominate the "
+  EXPECT_NE(md.find("| int8-size | Full integer quantization makes the model 4x smaller. (condition: weights dominate the "
                     "model) | [ai.google.dev/edge/litert/models/post_training_"),
             std::string::npos)
       << md;

@@ -11,14 +11,14 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <climits>
 #include <cmath>
-#include <cstdio>
 #include <cstring>
 #include <string_view>
 #include <thread>
 #include <utility>
+
+#include "core/json.h"
 
 extern char** environ;
 
@@ -35,277 +35,45 @@ constexpr milliseconds kExitGrace{5000};
 std::string ErrnoText(int err) { return std::strerror(err); }
 
 // ---------------------------------------------------------------------------------------
-// Just enough JSON for the reply lines: a generic tree, read by DecodeReply below.
-
-struct JsonMember;
-
-struct JsonValue {
-  enum class Type { kNull, kBool, kNumber, kString, kArray, kObject };
-  Type type = Type::kNull;
-  bool boolean = false;
-  double number = 0;
-  std::string string;
-  std::vector<JsonValue> array;
-  std::vector<JsonMember> object;
-
-  const JsonValue* Find(std::string_view key) const;
-};
-
-struct JsonMember {
-  std::string key;
-  JsonValue value;
-};
-
-const JsonValue* JsonValue::Find(std::string_view key) const {
-  for (const JsonMember& member : object) {
-    if (member.key == key) return &member.value;
-  }
-  return nullptr;
-}
-
-void AppendUtf8(uint32_t cp, std::string& out) {
-  if (cp < 0x80) {
-    out.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    out.push_back(static_cast<char>(0xC0 | (cp >> 6)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else if (cp < 0x10000) {
-    out.push_back(static_cast<char>(0xE0 | (cp >> 12)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  } else {
-    out.push_back(static_cast<char>(0xF0 | (cp >> 18)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3F)));
-    out.push_back(static_cast<char>(0x80 | (cp & 0x3F)));
-  }
-}
-
-class JsonParser {
- public:
-  explicit JsonParser(std::string_view text) : text_(text) {}
-
-  Result<JsonValue> ParseDocument() {
-    JsonValue value;
-    QAUDIT_RETURN_IF_ERROR(ParseValue(value, 0));
-    SkipSpace();
-    if (pos_ != text_.size()) return Error("trailing characters");
-    return value;
-  }
-
- private:
-  // The replies nest three levels deep; the limit only guards the recursion.
-  static constexpr int kMaxDepth = 64;
-
-  Status Error(const std::string& what) const {
-    return Status::Internal("bad JSON at offset " + std::to_string(pos_) + ": " + what);
-  }
-
-  bool AtEnd() const { return pos_ >= text_.size(); }
-
-  void SkipSpace() {
-    while (!AtEnd() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
-                        text_[pos_] == '\r')) {
-      ++pos_;
-    }
-  }
-
-  bool Consume(char c) {
-    SkipSpace();
-    if (AtEnd() || text_[pos_] != c) return false;
-    ++pos_;
-    return true;
-  }
-
-  bool ConsumeWord(std::string_view word) {
-    if (text_.substr(pos_, word.size()) != word) return false;
-    pos_ += word.size();
-    return true;
-  }
-
-  Status ParseValue(JsonValue& out, int depth) {
-    if (depth > kMaxDepth) return Error("nested too deeply");
-    SkipSpace();
-    if (AtEnd()) return Error("unexpected end of input");
-    switch (text_[pos_]) {
-      case '{':
-        ++pos_;
-        out.type = JsonValue::Type::kObject;
-        if (Consume('}')) return Status::Ok();
-        do {
-          SkipSpace();
-          if (AtEnd() || text_[pos_] != '"') return Error("expected a string key");
-          JsonMember member;
-          QAUDIT_RETURN_IF_ERROR(ParseString(member.key));
-          if (!Consume(':')) return Error("expected ':'");
-          QAUDIT_RETURN_IF_ERROR(ParseValue(member.value, depth + 1));
-          out.object.push_back(std::move(member));
-        } while (Consume(','));
-        if (!Consume('}')) return Error("expected ',' or '}'");
-        return Status::Ok();
-      case '[':
-        ++pos_;
-        out.type = JsonValue::Type::kArray;
-        if (Consume(']')) return Status::Ok();
-        do {
-          out.array.emplace_back();
-          QAUDIT_RETURN_IF_ERROR(ParseValue(out.array.back(), depth + 1));
-        } while (Consume(','));
-        if (!Consume(']')) return Error("expected ',' or ']'");
-        return Status::Ok();
-      case '"':
-        out.type = JsonValue::Type::kString;
-        return ParseString(out.string);
-      case 't':
-      case 'f':
-        out.type = JsonValue::Type::kBool;
-        out.boolean = text_[pos_] == 't';
-        if (!ConsumeWord(out.boolean ? "true" : "false")) return Error("bad literal");
-        return Status::Ok();
-      case 'n':
-        if (!ConsumeWord("null")) return Error("bad literal");
-        return Status::Ok();
-      default:
-        out.type = JsonValue::Type::kNumber;
-        return ParseNumber(out.number);
-    }
-  }
-
-  Status ParseNumber(double& out) {
-    const size_t start = pos_;
-    while (!AtEnd() && std::strchr("+-.eE0123456789", text_[pos_]) != nullptr) ++pos_;
-    // from_chars, unlike strtod, ignores the C locale's decimal separator.
-    const char* first = text_.data() + start;
-    const char* last = text_.data() + pos_;
-    auto [end, ec] = std::from_chars(first, last, out);
-    if (start == pos_ || ec != std::errc() || end != last) {
-      pos_ = start;
-      return Error("bad number or unexpected character");
-    }
-    return Status::Ok();
-  }
-
-  Status ParseHex4(uint32_t& out) {
-    if (text_.size() - pos_ < 4) return Error("truncated \\u escape");
-    auto [end, ec] = std::from_chars(text_.data() + pos_, text_.data() + pos_ + 4, out, 16);
-    if (ec != std::errc() || end != text_.data() + pos_ + 4) return Error("bad \\u escape");
-    pos_ += 4;
-    return Status::Ok();
-  }
-
-  // Expects text_[pos_] == '"'.
-  Status ParseString(std::string& out) {
-    ++pos_;
-    while (true) {
-      if (AtEnd()) return Error("unterminated string");
-      const char c = text_[pos_++];
-      if (c == '"') return Status::Ok();
-      if (static_cast<unsigned char>(c) < 0x20) return Error("raw control character in string");
-      if (c != '\\') {
-        out.push_back(c);
-        continue;
-      }
-      if (AtEnd()) return Error("unterminated escape");
-      const char e = text_[pos_++];
-      switch (e) {
-        case '"':
-        case '\\':
-        case '/': out.push_back(e); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
-        case 'u': {
-          uint32_t cp = 0;
-          QAUDIT_RETURN_IF_ERROR(ParseHex4(cp));
-          if (cp >= 0xD800 && cp <= 0xDBFF && text_.substr(pos_, 2) == "\\u") {
-            const size_t after_high = pos_;
-            pos_ += 2;
-            uint32_t low = 0;
-            QAUDIT_RETURN_IF_ERROR(ParseHex4(low));
-            if (low >= 0xDC00 && low <= 0xDFFF) {
-              cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
-            } else {
-              pos_ = after_high;  // not a pair: the next escape stands on its own
-            }
-          }
-          // JSON.stringify escapes a lone surrogate; UTF-8 cannot hold it.
-          if (cp >= 0xD800 && cp <= 0xDFFF) cp = 0xFFFD;
-          AppendUtf8(cp, out);
-          break;
-        }
-        default: return Error(std::string("bad escape \\") + e);
-      }
-    }
-  }
-
-  std::string_view text_;
-  size_t pos_ = 0;
-};
-
-void AppendJsonString(std::string_view s, std::string& out) {
-  out.push_back('"');
-  for (const char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", static_cast<unsigned>(c));
-          out += escaped;
-        } else {
-          out.push_back(c);  // bytes >= 0x80 pass through: paths are taken to be UTF-8
-        }
-    }
-  }
-  out.push_back('"');
-}
-
-// ---------------------------------------------------------------------------------------
 // Reply decoding: every field is type-checked, because a reply that is not what the
 // protocol says means the child and this client disagree and nothing after it is safe.
 
-Result<bool> GetBool(const JsonValue& obj, std::string_view key, bool required) {
+Result<bool> GetBool(const JsonValue& obj, const std::string& key, bool required) {
   const JsonValue* v = obj.Find(key);
   if (v == nullptr) {
-    if (required) return Status::Internal("reply has no \"" + std::string(key) + "\"");
+    if (required) return Status::Internal("reply has no \"" + key + "\"");
     return false;
   }
-  if (v->type != JsonValue::Type::kBool) {
-    return Status::Internal("reply field \"" + std::string(key) + "\" is not a boolean");
+  if (v->kind != JsonValue::Kind::kBool) {
+    return Status::Internal("reply field \"" + key + "\" is not a boolean");
   }
   return v->boolean;
 }
 
 Result<int> ToInt(const JsonValue& v, std::string_view what) {
-  if (v.type != JsonValue::Type::kNumber || v.number != std::floor(v.number) || v.number < INT_MIN ||
+  if (v.kind != JsonValue::Kind::kNumber || v.number != std::floor(v.number) || v.number < INT_MIN ||
       v.number > INT_MAX) {
     return Status::Internal("reply: " + std::string(what) + " is not an integer");
   }
   return static_cast<int>(v.number);
 }
 
-Result<std::string> GetString(const JsonValue& obj, std::string_view key, std::string_view what) {
+Result<std::string> GetString(const JsonValue& obj, const std::string& key, std::string_view what) {
   const JsonValue* v = obj.Find(key);
-  if (v == nullptr || v->type != JsonValue::Type::kString) {
-    return Status::Internal("reply: " + std::string(what) + " has no string \"" + std::string(key) + "\"");
+  if (v == nullptr || v->kind != JsonValue::Kind::kString) {
+    return Status::Internal("reply: " + std::string(what) + " has no string \"" + key + "\"");
   }
   return v->string;
 }
 
 Result<OracleOutput> DecodeOutput(const JsonValue& v, size_t k) {
   const std::string what = "outputs[" + std::to_string(k) + "]";
-  if (v.type != JsonValue::Type::kObject) return Status::Internal("reply: " + what + " is not an object");
+  if (v.kind != JsonValue::Kind::kObject) return Status::Internal("reply: " + what + " is not an object");
   OracleOutput output;
   QAUDIT_ASSIGN_OR_RETURN(output.file, GetString(v, "file", what));
   QAUDIT_ASSIGN_OR_RETURN(output.dtype, GetString(v, "dtype", what));
   const JsonValue* shape = v.Find("shape");
-  if (shape == nullptr || shape->type != JsonValue::Type::kArray) {
+  if (shape == nullptr || shape->kind != JsonValue::Kind::kArray) {
     return Status::Internal("reply: " + what + " has no array \"shape\"");
   }
   for (const JsonValue& dim : shape->array) {
@@ -316,9 +84,9 @@ Result<OracleOutput> DecodeOutput(const JsonValue& v, size_t k) {
 }
 
 Result<OracleReply> DecodeReply(const JsonValue& v, int64_t expected_id) {
-  if (v.type != JsonValue::Type::kObject) return Status::Internal("reply is not a JSON object");
+  if (v.kind != JsonValue::Kind::kObject) return Status::Internal("reply is not a JSON object");
   const JsonValue* id = v.Find("id");
-  if (id == nullptr || id->type != JsonValue::Type::kNumber || id->number != static_cast<double>(expected_id)) {
+  if (id == nullptr || id->kind != JsonValue::Kind::kNumber || id->number != static_cast<double>(expected_id)) {
     return Status::Internal("reply does not answer request id " + std::to_string(expected_id));
   }
   OracleReply reply;
@@ -331,7 +99,7 @@ Result<OracleReply> DecodeReply(const JsonValue& v, int64_t expected_id) {
   }
   const JsonValue* outputs = v.Find("outputs");
   if (outputs != nullptr) {
-    if (outputs->type != JsonValue::Type::kArray) return Status::Internal("reply: \"outputs\" is not an array");
+    if (outputs->kind != JsonValue::Kind::kArray) return Status::Internal("reply: \"outputs\" is not an array");
     for (size_t k = 0; k < outputs->array.size(); ++k) {
       QAUDIT_ASSIGN_OR_RETURN(OracleOutput output, DecodeOutput(outputs->array[k], k));
       reply.outputs.push_back(std::move(output));
@@ -339,12 +107,12 @@ Result<OracleReply> DecodeReply(const JsonValue& v, int64_t expected_id) {
   }
   const JsonValue* kernels = v.Find("executedKernels");
   if (kernels != nullptr) {
-    if (kernels->type != JsonValue::Type::kObject) {
+    if (kernels->kind != JsonValue::Kind::kObject) {
       return Status::Internal("reply: \"executedKernels\" is not an object");
     }
-    for (const JsonMember& member : kernels->object) {
-      QAUDIT_ASSIGN_OR_RETURN(int count, ToInt(member.value, "executedKernels." + member.key));
-      reply.executed_kernels[member.key] = count;
+    for (const auto& [name, value] : kernels->object) {
+      QAUDIT_ASSIGN_OR_RETURN(int count, ToInt(value, "executedKernels." + name));
+      reply.executed_kernels[name] = count;
     }
   }
   return reply;
@@ -356,8 +124,9 @@ Result<OracleReply> ParseReply(const std::string& line, int64_t expected_id) {
     constexpr size_t kShown = 300;
     return "reply line '" + line.substr(0, kShown) + (line.size() > kShown ? "...'" : "'");
   };
-  Result<JsonValue> json = JsonParser(line).ParseDocument();
-  if (!json.ok()) return json.status().WithContext(context());
+  Result<JsonValue> json = ParseJson(line);
+  // A reply that is not JSON is a protocol break like any other, whatever ParseJson calls it.
+  if (!json.ok()) return Status::Internal(context() + ": " + json.status().message());
   Result<OracleReply> reply = DecodeReply(*json, expected_id);
   if (!reply.ok()) return reply.status().WithContext(context());
   return reply;
@@ -507,15 +276,13 @@ Result<std::unique_ptr<TfliteOracle>> TfliteOracle::Start(const std::string& ora
 Result<OracleReply> TfliteOracle::Run(const std::string& model, const std::vector<std::string>& input_npys,
                                       const std::string& out_dir, bool xnnpack) {
   const int64_t id = next_id_++;
-  std::string request = "{\"id\":" + std::to_string(id) + ",\"model\":";
-  AppendJsonString(model, request);
+  std::string request = "{\"id\":" + std::to_string(id) + ",\"model\":" + JsonString(model);
   request += ",\"inputs\":[";
   for (size_t i = 0; i < input_npys.size(); ++i) {
     if (i > 0) request.push_back(',');
-    AppendJsonString(input_npys[i], request);
+    request += JsonString(input_npys[i]);
   }
-  request += "],\"out\":";
-  AppendJsonString(out_dir, request);
+  request += "],\"out\":" + JsonString(out_dir);
   request += xnnpack ? ",\"xnnpack\":true}" : ",\"xnnpack\":false}";
 
   QAUDIT_ASSIGN_OR_RETURN(std::string line, Exchange(request));

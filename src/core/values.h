@@ -1,13 +1,13 @@
 // Reading model outputs as real numbers.
-#ifndef QAUDIT_SRC_CLI_VALUES_H_
-#define QAUDIT_SRC_CLI_VALUES_H_
+#ifndef QAUDIT_SRC_CORE_VALUES_H_
+#define QAUDIT_SRC_CORE_VALUES_H_
 
 #include <cstdint>
 #include <vector>
 
 #include "qaudit/tensor.h"
 
-namespace qaudit::cli {
+namespace qaudit {
 
 // Elements [begin, begin + count) of `t` as real values: quantized integers dequantized
 // with the tensor's (per-tensor) scale and zero point, float32 as is.
@@ -39,6 +39,6 @@ inline int64_t ArgMax(const float* v, int64_t n) {
   return best;
 }
 
-}  // namespace qaudit::cli
+}  // namespace qaudit
 
-#endif  // QAUDIT_SRC_CLI_VALUES_H_
+#endif  // QAUDIT_SRC_CORE_VALUES_H_

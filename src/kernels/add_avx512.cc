@@ -1,0 +1,154 @@
+#include "kernels/add_avx512.h"
+
+#include <immintrin.h>
+
+#include <cstdint>
+#include <limits>
+#include <type_traits>
+
+// GCC 12 warns about the undefined first operand its own intrinsics headers pass to
+// masked builtins; the warning is about the header, not this code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
+namespace qaudit::kernels {
+
+#define QAUDIT_AVX512BWVL __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+bool AddQuantizedAvx512Available() {
+  __builtin_cpu_init();
+  static const bool available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                __builtin_cpu_supports("avx512vl");
+  return available;
+}
+
+namespace {
+
+constexpr int kLanes = 16;
+
+// A QuantizedMultiplier as MultiplyByQuantizedMultiplierDoubleRounding applies it.
+struct VectorMultiplier {
+  int left = 0, right = 0;
+  bool int32_min = false;  // the multiplier is INT32_MIN: SRDHM's one saturating case exists
+  __m512i multiplier, left_v, right_v, right_mask, right_half;
+};
+
+QAUDIT_AVX512BWVL VectorMultiplier MakeVectorMultiplier(QuantizedMultiplier m) {
+  VectorMultiplier v;
+  v.left = m.shift > 0 ? m.shift : 0;
+  v.right = m.shift > 0 ? 0 : -m.shift;
+  v.int32_min = m.multiplier == std::numeric_limits<int32_t>::min();
+  v.multiplier = _mm512_set1_epi32(m.multiplier);
+  v.left_v = _mm512_set1_epi32(v.left);
+  v.right_v = _mm512_set1_epi32(v.right);
+  const auto mask = static_cast<int32_t>((int64_t{1} << v.right) - 1);
+  v.right_mask = _mm512_set1_epi32(mask);
+  v.right_half = _mm512_set1_epi32(mask >> 1);
+  return v;
+}
+
+// MultiplyByQuantizedMultiplierDoubleRounding on 16 lanes.
+QAUDIT_AVX512BWVL inline __m512i MultiplyDoubleRounding(__m512i x, const VectorMultiplier& m) {
+  const __m512i int32_max = _mm512_set1_epi32(std::numeric_limits<int32_t>::max());
+  const __m512i int32_min = _mm512_set1_epi32(std::numeric_limits<int32_t>::min());
+  if (m.left > 0) {
+    // The reference shifts in 64 bits and clamps to int32: a 32-bit shift that does not
+    // shift back to x has overflowed, and then the clamp gives the bound of x's sign.
+    const __m512i shifted = _mm512_sllv_epi32(x, m.left_v);
+    const __mmask16 overflow = _mm512_cmpneq_epi32_mask(_mm512_srav_epi32(shifted, m.left_v), x);
+    const __m512i bound = _mm512_mask_blend_epi32(_mm512_cmplt_epi32_mask(x, _mm512_setzero_si512()), int32_max,
+                                                  int32_min);
+    x = _mm512_mask_blend_epi32(overflow, shifted, bound);
+  }
+  // SaturatingRoundingDoublingHighMul: truncate((ab + nudge) / 2^31) with nudge 2^30 for
+  // ab >= 0 and 1 - 2^30 otherwise is floor((ab + 2^30) / 2^31) in both cases (ab < 0
+  // makes the sum negative, where truncation is floor after adding 2^31 - 1). vpmuldq
+  // multiplies the even lanes (the low halves of the 64-bit lanes), then the odd.
+  const __m512i half = _mm512_set1_epi64(int64_t{1} << 30);
+  const __m512i even = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m.multiplier), half), 31);
+  const __m512i odd =
+      _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m.multiplier), half), 31);
+  __m512i high = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  if (m.int32_min) high = _mm512_mask_mov_epi32(high, _mm512_cmpeq_epi32_mask(x, int32_min), int32_max);
+  // RoundingDivideByPOT(high, right).
+  const __m512i remainder = _mm512_and_si512(high, m.right_mask);
+  const __m512i threshold = _mm512_mask_add_epi32(m.right_half, _mm512_cmplt_epi32_mask(high, _mm512_setzero_si512()),
+                                                  m.right_half, _mm512_set1_epi32(1));
+  const __m512i quotient = _mm512_srav_epi32(high, m.right_v);
+  return _mm512_mask_add_epi32(quotient, _mm512_cmpgt_epi32_mask(remainder, threshold), quotient,
+                               _mm512_set1_epi32(1));
+}
+
+template <typename T>
+QAUDIT_AVX512BWVL inline __m512i Load(__mmask16 mask, const T* p) {
+  const __m128i bytes = _mm_maskz_loadu_epi8(mask, p);
+  if constexpr (std::is_signed_v<T>) return _mm512_cvtepi8_epi32(bytes);
+  return _mm512_cvtepu8_epi32(bytes);
+}
+
+// `v` is within T's range (clamped), so truncating to bytes is the reference's cast.
+template <typename T>
+QAUDIT_AVX512BWVL inline void Store(__mmask16 mask, T* p, __m512i v) {
+  const __m128i bytes = _mm512_cvtepi32_epi8(v);  // narrowed in a register: vpmovdb to memory is slow on Zen
+  if (mask == 0xFFFF) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), bytes);
+  } else {
+    _mm_mask_storeu_epi8(p, mask, bytes);
+  }
+}
+
+__mmask16 Prefix(int64_t n) { return n >= kLanes ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << n) - 1); }
+
+template <typename T>
+QAUDIT_AVX512BWVL void AddDoubleRounding(int64_t n, const T* a, const T* b, const QuantizedAddParams& p, T* out) {
+  const VectorMultiplier am = MakeVectorMultiplier(p.a_multiplier), bm = MakeVectorMultiplier(p.b_multiplier),
+                         om = MakeVectorMultiplier(p.out_multiplier);
+  const __m512i a_zp = _mm512_set1_epi32(p.a_zero_point), b_zp = _mm512_set1_epi32(p.b_zero_point);
+  const __m512i out_zp = _mm512_set1_epi32(p.out_zero_point);
+  const __m512i lo = _mm512_set1_epi32(p.act_min), hi = _mm512_set1_epi32(p.act_max);
+  const __m128i left_shift = _mm_cvtsi32_si128(p.left_shift);
+  for (int64_t i = 0; i < n; i += kLanes) {
+    const __mmask16 mask = Prefix(n - i);
+    const __m512i x = _mm512_sll_epi32(_mm512_sub_epi32(Load(mask, a + i), a_zp), left_shift);
+    const __m512i y = _mm512_sll_epi32(_mm512_sub_epi32(Load(mask, b + i), b_zp), left_shift);
+    const __m512i xs = MultiplyDoubleRounding(x, am), ys = MultiplyDoubleRounding(y, bm);
+    const __m512i sum = p.subtract ? _mm512_sub_epi32(xs, ys) : _mm512_add_epi32(xs, ys);
+    const __m512i v = _mm512_add_epi32(MultiplyDoubleRounding(sum, om), out_zp);  // wraps, as WrapAdd
+    Store(mask, out + i, _mm512_min_epi32(_mm512_max_epi32(v, lo), hi));
+  }
+}
+
+template <typename T>
+QAUDIT_AVX512BWVL void AddXnnpack(int64_t n, const T* a, const T* b, const XnnpackAddParams& p, T* out) {
+  const __m512i am = _mm512_set1_epi32(p.a_multiplier), bm = _mm512_set1_epi32(p.b_multiplier);
+  const __m512i bias = _mm512_set1_epi32(p.bias), zp = _mm512_set1_epi32(p.out_zero_point);
+  const __m512i lo = _mm512_set1_epi32(p.out_min_less_zp), hi = _mm512_set1_epi32(p.out_max_less_zp);
+  const __m128i shift = _mm_cvtsi32_si128(static_cast<int>(p.shift));
+  for (int64_t i = 0; i < n; i += kLanes) {
+    const __mmask16 mask = Prefix(n - i);
+    // Products and sums wrap modulo 2^32, as XNNPACK's int32 arithmetic does.
+    const __m512i acc = _mm512_add_epi32(_mm512_add_epi32(bias, _mm512_mullo_epi32(Load(mask, a + i), am)),
+                                         _mm512_mullo_epi32(Load(mask, b + i), bm));
+    const __m512i v = _mm512_min_epi32(_mm512_max_epi32(_mm512_sra_epi32(acc, shift), lo), hi);
+    Store(mask, out + i, _mm512_add_epi32(v, zp));
+  }
+}
+
+}  // namespace
+
+void AddQuantizedAvx512(int64_t n, const int8_t* a, const int8_t* b, const QuantizedAddParams& p, int8_t* out) {
+  AddDoubleRounding(n, a, b, p, out);
+}
+void AddQuantizedAvx512(int64_t n, const uint8_t* a, const uint8_t* b, const QuantizedAddParams& p, uint8_t* out) {
+  AddDoubleRounding(n, a, b, p, out);
+}
+void AddQuantizedXnnpackAvx512(int64_t n, const int8_t* a, const int8_t* b, const XnnpackAddParams& p, int8_t* out) {
+  AddXnnpack(n, a, b, p, out);
+}
+void AddQuantizedXnnpackAvx512(int64_t n, const uint8_t* a, const uint8_t* b, const XnnpackAddParams& p,
+                               uint8_t* out) {
+  AddXnnpack(n, a, b, p, out);
+}
+
+}  // namespace qaudit::kernels
