@@ -242,10 +242,11 @@ class Judge {
       if (better == nullptr) continue;
       ClaimVerdict v = Base(d, model);
       v.setting = method + " vs " + baseline + ", calibration " + base.calibration + ", " + base.variant;
-      if (base.delta_top1.low > -1e-12) {
+      if (base.delta_top1.high >= 0) {
         v.verdict = Verdict::kNotTested;
         v.measured = baseline + " vs float " + Points(base.delta_top1);
-        v.note = baseline + " loses no accuracy here: nothing for " + method + " to recover";
+        v.note = baseline + "'s loss is not significant here (its interval reaches 0): nothing for " + method +
+                 " to recover";
         out.push_back(v);
         continue;
       }

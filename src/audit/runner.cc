@@ -115,6 +115,10 @@ Result<Predictions> Predict(const Executor& executor, const LabelledBatch& data,
     p.top1.push_back(best);
     if (data.labels.empty()) continue;
     const int32_t label = data.labels[s];
+    if (label < 0 || label >= p.classes) {
+      return Status::InvalidArgument("sample " + std::to_string(s) + " has label " + std::to_string(label) +
+                                     " but the model scores " + std::to_string(p.classes) + " classes");
+    }
     p.correct.push_back(best == label);
     int64_t above = 0;  // classes scoring higher than the true one
     for (int64_t c = 0; c < p.classes; ++c) above += row[c] > row[label];
