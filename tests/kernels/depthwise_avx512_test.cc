@@ -1,7 +1,8 @@
-// DepthwiseConvFloatAvx512 against DepthwiseConvFloat, bit for bit, on seeded random
-// geometries: strides, dilations, SAME and VALID padding (and XNNPACK's wrapped padding,
-// where no tap is inside), depth multipliers, channel counts around the vector width, no
-// bias, every fused range; inputs with NaN, infinities, signed zeros and subnormals.
+// DepthwiseConvFloatAvx512 against DepthwiseConvFloat, bit for bit (any NaN for a NaN), on
+// seeded random geometries: strides, dilations, SAME and VALID padding (and XNNPACK's
+// wrapped padding, where no tap is inside), depth multipliers, channel counts around the
+// vector width, no bias, every fused range; inputs with NaN, infinities, signed zeros and
+// subnormals.
 #include "kernels/depthwise_avx512.h"
 
 #include <gtest/gtest.h>
@@ -70,9 +71,12 @@ std::pair<float, float> RandomRange(std::mt19937& rng) {
   }
 }
 
+// Every bit, except that any NaN equals any other: which NaN an add of two NaNs returns
+// depends on the operand order the compiler chose (see depthwise_avx512.h).
 void ExpectSameBits(const std::vector<float>& got, const std::vector<float>& expected, int trial) {
   ASSERT_EQ(got.size(), expected.size());
   for (size_t i = 0; i < got.size(); ++i) {
+    if (std::isnan(got[i]) && std::isnan(expected[i])) continue;
     uint32_t a, b;
     std::memcpy(&a, &got[i], 4);
     std::memcpy(&b, &expected[i], 4);
