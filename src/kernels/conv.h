@@ -63,6 +63,22 @@ inline bool ComputeWindowAxis(bool same, int in, int filter, int stride, int dil
   return true;
 }
 
+// Calls fn(ky, kx, offset) for each tap of output pixel (b, oy, ox) that falls inside the
+// image, ky then kx (the order every kernel sums in), `offset` being the tap's pixel in the
+// NHWC input, in elements.
+template <typename Fn>
+void ForEachInsideTap(const ConvGeometry& g, int b, int oy, int ox, Fn&& fn) {
+  for (int ky = 0; ky < g.filter_h; ++ky) {
+    const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+    if (iy < 0 || iy >= g.in_h) continue;
+    for (int kx = 0; kx < g.filter_w; ++kx) {
+      const int ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+      if (ix < 0 || ix >= g.in_w) continue;
+      fn(ky, kx, ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c);
+    }
+  }
+}
+
 // Copies the window of output pixel (b, oy, ox) into `patch` ([fh][fw][in_c]) through
 // `convert`, writing `zero` for taps outside the image.
 template <typename In, typename P, typename Convert>
@@ -230,17 +246,11 @@ inline void DepthwiseConvFloat(const ConvGeometry& g, const float* in, const flo
     for (int oy = 0; oy < g.out_h; ++oy) {
       for (int ox = 0; ox < g.out_w; ++ox) {
         for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = bias ? bias[oc] : 0.0f;
-        for (int ky = 0; ky < g.filter_h; ++ky) {
-          const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-          if (iy < 0 || iy >= g.in_h) continue;
-          for (int kx = 0; kx < g.filter_w; ++kx) {
-            const int ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-            if (ix < 0 || ix >= g.in_w) continue;
-            const float* x = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c;
-            const float* wk = w + (static_cast<int64_t>(ky) * g.filter_w + kx) * g.out_c;
-            for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += x[oc / g.depth_multiplier] * wk[oc];
-          }
-        }
+        ForEachInsideTap(g, b, oy, ox, [&](int ky, int kx, int64_t offset) {
+          const float* x = in + offset;
+          const float* wk = w + (static_cast<int64_t>(ky) * g.filter_w + kx) * g.out_c;
+          for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += x[oc / g.depth_multiplier] * wk[oc];
+        });
         float* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * g.out_c;
         for (int oc = 0; oc < g.out_c; ++oc) o[oc] = std::min(std::max(acc[oc], act_min), act_max);
       }
@@ -259,18 +269,12 @@ void DepthwiseConvQuantized(const ConvGeometry& g, const In* in, int32_t in_zp, 
       for (int oy = 0; oy < g.out_h; ++oy) {
         for (int ox = 0; ox < g.out_w; ++ox) {
           for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = bias ? static_cast<Acc>(bias[oc]) : 0;
-          for (int ky = 0; ky < g.filter_h; ++ky) {
-            const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-            if (iy < 0 || iy >= g.in_h) continue;
-            for (int kx = 0; kx < g.filter_w; ++kx) {
-              const int ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-              if (ix < 0 || ix >= g.in_w) continue;
-              const In* x = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c;
-              const int16_t* wk = w16 + (static_cast<int64_t>(ky) * g.filter_w + kx) * g.out_c;
-              for (int oc = 0; oc < g.out_c; ++oc) x16[oc] = static_cast<int16_t>(x[oc / g.depth_multiplier] - in_zp);
-              for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = WrapAdd(acc[oc], static_cast<Acc>(static_cast<int32_t>(x16[oc]) * wk[oc]));
-            }
-          }
+          ForEachInsideTap(g, b, oy, ox, [&](int ky, int kx, int64_t offset) {
+            const In* x = in + offset;
+            const int16_t* wk = w16 + (static_cast<int64_t>(ky) * g.filter_w + kx) * g.out_c;
+            for (int oc = 0; oc < g.out_c; ++oc) x16[oc] = static_cast<int16_t>(x[oc / g.depth_multiplier] - in_zp);
+            for (int oc = 0; oc < g.out_c; ++oc) acc[oc] = WrapAdd(acc[oc], static_cast<Acc>(static_cast<int32_t>(x16[oc]) * wk[oc]));
+          });
           Out* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * g.out_c;
           stage.ApplyRow<decltype(rounding)::value>(acc.data(), g.out_c, o);
         }

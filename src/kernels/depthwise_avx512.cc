@@ -108,17 +108,11 @@ QAUDIT_AVX512F void DepthwiseConvFloatAvx512(const ConvGeometry& g, const float*
     for (int oy = 0; oy < g.out_h; ++oy) {
       for (int ox = 0; ox < g.out_w; ++ox) {
         int taps = 0;
-        for (int ky = 0; ky < g.filter_h; ++ky) {
-          const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-          if (iy < 0 || iy >= g.in_h) continue;
-          for (int kx = 0; kx < g.filter_w; ++kx) {
-            const int ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-            if (ix < 0 || ix >= g.in_w) continue;
-            tap_x[taps] = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c;
-            tap_w[taps] = w + (static_cast<int64_t>(ky) * g.filter_w + kx) * channels;
-            ++taps;
-          }
-        }
+        ForEachInsideTap(g, b, oy, ox, [&](int ky, int kx, int64_t offset) {
+          tap_x[taps] = in + offset;
+          tap_w[taps] = w + (static_cast<int64_t>(ky) * g.filter_w + kx) * channels;
+          ++taps;
+        });
         float* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * channels;
         if (multiplier == 1) {
           Pixel<false>(channels, taps, tap_x.data(), tap_w.data(), bias, nullptr, lo, hi, o);

@@ -249,17 +249,11 @@ inline void HybridDepthwiseConv(const HybridConvParams& p, const float* in, cons
     for (int oy = 0; oy < g.out_h; ++oy) {
       for (int ox = 0; ox < g.out_w; ++ox) {
         std::fill(acc.begin(), acc.end(), 0);
-        for (int ky = 0; ky < g.filter_h; ++ky) {
-          const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-          if (iy < 0 || iy >= g.in_h) continue;
-          for (int kx = 0; kx < g.filter_w; ++kx) {
-            const int ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-            if (ix < 0 || ix >= g.in_w) continue;
-            const int16_t* x = q.data() + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c;
-            const int16_t* wk = w16 + (static_cast<int64_t>(ky) * g.filter_w + kx) * g.out_c;
-            for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += (x[oc / g.depth_multiplier] - zp) * wk[oc];
-          }
-        }
+        ForEachInsideTap(g, b, oy, ox, [&](int ky, int kx, int64_t offset) {
+          const int16_t* x = q.data() + offset;
+          const int16_t* wk = w16 + (static_cast<int64_t>(ky) * g.filter_w + kx) * g.out_c;
+          for (int oc = 0; oc < g.out_c; ++oc) acc[oc] += (x[oc / g.depth_multiplier] - zp) * wk[oc];
+        });
         float* o = out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w + ox) * g.out_c;
         for (int oc = 0; oc < g.out_c; ++oc) {
           o[oc] = HybridConvOutput(p.kernel, acc[oc], rows[b].scale, p.weight_scales[oc], bias, oc, p.act_min,
