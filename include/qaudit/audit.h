@@ -102,7 +102,10 @@ struct LatencySettings {
 // The per-layer debugger and selective quantization, for one method per model.
 struct DebugSettings {
   bool enabled = true;
-  std::vector<std::string> methods{"int8/minmax"};  // one per model, matched by position; the last repeats
+  // One per model, matched by position (the last repeats). Empty: for each model, the
+  // calibrated method whose clean top-1 at `calibration` dropped most in the plan's cells
+  // (int8/minmax when none did), so the debugger looks where quantization hurt.
+  std::vector<std::string> methods;
   CalibrationSpec calibration;
   Variant deployment = Variant::kClean;
   double max_drop = 0.01;  // selective quantization budget, top-1 in [0, 1]

@@ -203,7 +203,6 @@ Plan DefaultPlan() {
                               {}, {Variant::kClean}, {Numerics::kTflite}});
   for (const MethodSpec& m : plan.experiments[0].methods) plan.latency.methods.push_back(m.label);
   plan.latency.repeats = 3;
-  plan.debug.methods = {"int8/minmax", "int8/minmax/per-tensor"};
   plan.debug.calibration = Calibration(500);
   return plan;
 }
@@ -458,9 +457,6 @@ Result<Plan> ParsePlan(const std::string& json_text) {
       QAUDIT_ASSIGN_OR_RETURN(plan.debug.deployment, VariantItem(*v, ".debug.deployment"));
     }
     QAUDIT_RETURN_IF_ERROR(d.Number("max_drop", plan.debug.max_drop, 0, 1));
-    if (plan.debug.enabled && plan.debug.methods.empty()) {
-      return Status::InvalidArgument("plan .debug.methods: empty while the debugger is enabled");
-    }
   }
   return plan;
 }

@@ -397,6 +397,20 @@ Status RunJob(Job& job, const ModelState& m, const Plan& plan, int threads, cons
   return Status::Ok();
 }
 
+// The method the debugger examines for model `index` (see DebugSettings::methods).
+std::string DebugMethod(const Plan& plan, const std::vector<CellResult>& cells, const std::string& model, size_t index) {
+  if (!plan.debug.methods.empty()) return plan.debug.methods[std::min(index, plan.debug.methods.size() - 1)];
+  const std::string calibration = plan.debug.calibration.Label();
+  const CellResult* worst = nullptr;
+  for (const CellResult& c : cells) {
+    if (c.model == model && c.calibration == calibration && c.variant == "clean" && c.numerics == "tflite" &&
+        c.delta_top1.high < 0 && (worst == nullptr || c.delta_top1.estimate < worst->delta_top1.estimate)) {
+      worst = &c;
+    }
+  }
+  return worst != nullptr ? worst->method : "int8/minmax";
+}
+
 // Median of `values` (not empty).
 double Median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
@@ -555,8 +569,12 @@ Result<AuditReport> RunAudit(const AuditInput& input, const Plan& plan, const Au
     histograms = histograms || NeedsHistograms(job.method.calibrator.calibrator);
   }
   for (size_t mi = 0; mi < models.size() && plan.debug.enabled; ++mi) {
-    QAUDIT_ASSIGN_OR_RETURN(MethodSpec method, ParseMethodSpec(plan.debug.methods[std::min(mi, plan.debug.methods.size() - 1)]));
     bool& histograms = statistics_needed[{static_cast<int>(mi), plan.debug.calibration.Label()}];
+    if (plan.debug.methods.empty()) {
+      histograms = true;  // the method is chosen later, from the cells
+      continue;
+    }
+    QAUDIT_ASSIGN_OR_RETURN(MethodSpec method, ParseMethodSpec(plan.debug.methods[std::min(mi, plan.debug.methods.size() - 1)]));
     histograms = histograms || NeedsHistograms(method.calibrator.calibrator);
   }
 
@@ -749,7 +767,7 @@ Result<AuditReport> RunAudit(const AuditInput& input, const Plan& plan, const Au
   // ---- the per-layer debugger and selective quantization
   for (const auto& [mi, calibration] : debug_targets) {
     const ModelState& m = models[mi];
-    QAUDIT_ASSIGN_OR_RETURN(MethodSpec method, ParseMethodSpec(plan.debug.methods[std::min<size_t>(mi, plan.debug.methods.size() - 1)]));
+    QAUDIT_ASSIGN_OR_RETURN(MethodSpec method, ParseMethodSpec(DebugMethod(plan, report.cells, m.label, mi)));
     const CalibrationStatistics& statistics = m.statistics.at(calibration.Label());
     QAUDIT_ASSIGN_OR_RETURN(TensorRanges ranges, statistics.Ranges(method.calibrator));
     QAUDIT_ASSIGN_OR_RETURN(QuantizedModel quantized, Quantize(m.graph, method.quantize, &ranges));
