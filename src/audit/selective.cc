@@ -104,6 +104,9 @@ double Share(const std::vector<uint8_t>& correct) {
 // it changes nothing. Operators that keep their input's scale (pooling, reshapes) only
 // carry the error made upstream: TFLite's rmse/scale ranking would pick them, and keeping
 // them in float repairs nothing, so they are not candidates.
+// An upper bound that moves by less than this (a tenth of a point) has not improved.
+constexpr double kMeaningfulImprovement = 0.001;
+
 const std::set<std::string> kPassThrough = {"MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "PAD", "TRANSPOSE"};
 
 std::vector<std::string> RankCandidates(const Graph& float_graph, const std::vector<LayerStats>& layers,
@@ -166,6 +169,8 @@ Result<SelectiveResult> SelectiveQuantize(const Graph& float_graph, const Tensor
   const std::vector<std::string> candidates = RankCandidates(float_graph, layers, options.quantize.deny_tensors);
   QuantizeOptions quantize = options.quantize;
   std::vector<std::string> denied;
+  double best_high = INFINITY;
+  int stale_steps = 0;  // steps since the drop's upper bound last improved
   for (size_t next = 0;; ++next) {
     QAUDIT_ASSIGN_OR_RETURN(QuantizedModel model, Quantize(float_graph, quantize, &ranges));
     QAUDIT_ASSIGN_OR_RETURN(Evaluation eval, Evaluate(model.graph, inputs, labels, options));
@@ -181,6 +186,10 @@ Result<SelectiveResult> SelectiveQuantize(const Graph& float_graph, const Tensor
     result.steps.push_back(std::move(step));
     progress(static_cast<int64_t>(result.steps.size()));
     result.reached = result.steps.back().drop.high <= options.max_drop;
+    const double high = result.steps.back().drop.high;
+    stale_steps = high < best_high - kMeaningfulImprovement ? 0 : stale_steps + 1;
+    best_high = std::min(best_high, high);
+    if (options.patience > 0 && stale_steps >= options.patience) break;
     if (result.reached || static_cast<int>(denied.size()) >= options.max_denied || next >= candidates.size()) break;
     denied.push_back(candidates[next]);
     quantize.deny_tensors.push_back(candidates[next]);

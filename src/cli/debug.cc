@@ -52,7 +52,8 @@ Selective quantization (with --max-drop or -o, and labels in --data): starting f
 full quantization, keeps in float, one at a time, the not yet denied layer with the
 largest rmse/s, re-quantizing and measuring top-1 on --data after each, until the upper
 bound of the 95% paired-bootstrap interval of the drop (float top-1 minus quantized
-top-1) is within --max-drop, or --max-denied layers are in float. Each step shows the
+top-1) is within --max-drop, or --max-denied layers are in float, or --patience layers
+in a row lowered that upper bound by less than 0.1 points. Each step shows the
 denied layer, top-1, the drop with its interval, the model's size and its latency
 (ms/sample, median of 3 batches of 64) against the fully quantized model: float layers
 cost bytes and, on integer-only accelerators, graph fragmentation. The layers are chosen
@@ -73,6 +74,7 @@ options:
   --max-drop P         run selective quantization with a budget of P percentage points of
                        top-1 (default 1 when only -o is given)
   --max-denied N       keep at most N layers in float (default 16)
+  --patience N         stop after N layers in a row that did not help (default 3; 0: never)
   --json               print everything as one JSON object on stdout (fractions, not
                        percentages; SQNR null when there is no error)
   -o, --output FILE    write the last selectively quantized model (through a temporary file:
@@ -230,6 +232,7 @@ int Debug(int argc, char** argv) {
   const std::string threads = args.Value("--threads", "2");
   const std::string max_drop_text = args.Value("--max-drop");
   const std::string max_denied_text = args.Value("--max-denied", "16");
+  const std::string patience_text = args.Value("--patience", "3");
   const bool json = args.Flag("--json");
   std::string output = args.Value("--output");
   if (output.empty()) output = args.Value("-o");
@@ -269,6 +272,10 @@ int Debug(int argc, char** argv) {
   if (!max_denied.ok() || *max_denied != std::floor(*max_denied) || *max_denied > 100000) {
     return Fail(kCommand, Status::InvalidArgument("--max-denied '" + max_denied_text + "' must be a count >= 0"));
   }
+  const auto patience = ParseNumber(patience_text, "--patience");
+  if (!patience.ok() || *patience != std::floor(*patience) || *patience < 0 || *patience > 100000) {
+    return Fail(kCommand, Status::InvalidArgument("--patience '" + patience_text + "' must be a count >= 0"));
+  }
 
   auto graph = ReadTfliteFile(model_path);
   if (!graph.ok()) return Fail(kCommand, graph.status());
@@ -300,6 +307,7 @@ int Debug(int argc, char** argv) {
     selective_options.quantize = quantize;
     selective_options.max_drop = max_drop_points / 100;
     selective_options.max_denied = static_cast<int>(*max_denied);
+    selective_options.patience = static_cast<int>(*patience);
     selective_options.numerics = *numerics;
     selective_options.num_threads = num_threads;
     ProgressBar bar("selective quantization", "models", !json && isatty(STDERR_FILENO));
