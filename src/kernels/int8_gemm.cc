@@ -91,6 +91,41 @@ Int8Requantization MakeInt8Requantization(const OutputStage& stage) {
     if (c < static_cast<int>(stage.scales.size())) r.scale[c] = stage.scales[c];
   }
   r.zero_point = stage.zero_point, r.act_min = stage.act_min, r.act_max = stage.act_max;
+  // The fixed-point rules are monotone in the accumulator (multipliers are >= 0), so the
+  // accumulators whose product stays 256 away from the int32 limits form an interval,
+  // found by bisection. The float rule clamps before it converts and never wraps.
+  r.monotone_min.assign(padded, INT32_MIN);
+  r.monotone_max.assign(padded, INT32_MAX);
+  if (stage.rounding == Rounding::kSingle || stage.rounding == Rounding::kDouble) {
+    for (int c = 0; c < static_cast<int>(stage.multipliers.size()); ++c) {
+      const QuantizedMultiplier m = stage.multipliers[c];
+      const auto product = [&](int64_t x) {
+        return stage.rounding == Rounding::kSingle
+                   ? MultiplyByQuantizedMultiplierSingleRounding(static_cast<int32_t>(x), m)
+                   : MultiplyByQuantizedMultiplierDoubleRounding(static_cast<int32_t>(x), m);
+      };
+      int64_t lo = 0, hi = INT32_MAX;  // product(lo) is safe; find the largest safe x
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo + 1) / 2;
+        if (product(mid) <= INT32_MAX - 256) {
+          lo = mid;
+        } else {
+          hi = mid - 1;
+        }
+      }
+      r.monotone_max[c] = static_cast<int32_t>(lo);
+      lo = INT32_MIN, hi = 0;  // the smallest safe x
+      while (lo < hi) {
+        const int64_t mid = lo + (hi - lo) / 2;
+        if (product(mid) >= INT32_MIN + 256) {
+          hi = mid;
+        } else {
+          lo = mid + 1;
+        }
+      }
+      r.monotone_min[c] = static_cast<int32_t>(lo);
+    }
+  }
   return r;
 }
 
@@ -105,97 +140,6 @@ struct RowsOfA {
   int64_t segment_stride;
 };
 
-// A kRows x (16 * kBlocks) tile of acc over the whole shared dimension: kRows * kBlocks
-// accumulators stay in zmm registers; each step of four taps loads kBlocks weight vectors
-// and broadcasts four bytes of each row. `row` holds kRows pointers; rows at or past
-// `rows` are computed (from whatever they point at) but not stored.
-template <int kRows, int kBlocks>
-QAUDIT_VNNI void MicroKernel(int rows, const uint8_t* const* row, const RowsOfA& a, const int8_t* w,
-                             int64_t block_bytes, const int32_t* offset, int32_t* acc, int64_t ldc) {
-  __m512i sum[kRows][kBlocks];
-#pragma GCC unroll 4
-  for (int j = 0; j < kBlocks; ++j) {
-    const __m512i o = _mm512_loadu_si512(offset + j * kBlock);
-#pragma GCC unroll 24
-    for (int i = 0; i < kRows; ++i) sum[i][j] = o;
-  }
-  for (int s = 0; s < a.segments; ++s) {
-    const uint8_t* r[kRows];
-#pragma GCC unroll 24
-    for (int i = 0; i < kRows; ++i) r[i] = row[i] + s * a.segment_stride;
-    for (int q = 0; q < a.quads; ++q, w += 64) {
-      __m512i wv[kBlocks];
-#pragma GCC unroll 4
-      for (int j = 0; j < kBlocks; ++j) wv[j] = _mm512_loadu_si512(w + j * block_bytes);
-#pragma GCC unroll 24
-      for (int i = 0; i < kRows; ++i) {
-        int32_t four;
-        std::memcpy(&four, r[i] + 4 * q, 4);
-        const __m512i av = _mm512_set1_epi32(four);
-#pragma GCC unroll 4
-        for (int j = 0; j < kBlocks; ++j) sum[i][j] = _mm512_dpbusd_epi32(sum[i][j], av, wv[j]);
-      }
-    }
-  }
-#pragma GCC unroll 24
-  for (int i = 0; i < kRows; ++i) {
-    if (i >= rows) break;
-#pragma GCC unroll 4
-    for (int j = 0; j < kBlocks; ++j) _mm512_storeu_si512(acc + i * ldc + j * kBlock, sum[i][j]);
-  }
-}
-
-using MicroKernelFn = void (*)(int, const uint8_t* const*, const RowsOfA&, const int8_t*, int64_t, const int32_t*,
-                               int32_t*, int64_t);
-
-// Tiles that keep 24 accumulators in registers, by the number of channel blocks; the
-// one-row kernels take the rows left over (a batch-1 FULLY_CONNECTED is one row).
-struct TileKernel {
-  int rows;
-  MicroKernelFn fn;
-  MicroKernelFn one_row;
-};
-constexpr TileKernel kTiles[5] = {
-    {},
-    {12, MicroKernel<12, 1>, MicroKernel<1, 1>},
-    {12, MicroKernel<12, 2>, MicroKernel<1, 2>},
-    {8, MicroKernel<8, 3>, MicroKernel<1, 3>},
-    {6, MicroKernel<6, 4>, MicroKernel<1, 4>},
-};
-constexpr int kMaxTileRows = 12;
-
-// acc = A x weights for the m rows `row_of(i)` points at.
-template <typename RowOf>
-void Gemm(int m, RowOf row_of, const RowsOfA& a, const Int8GemmWeights& w, int32_t* acc) {
-  const int blocks = w.n_padded / kBlock;
-  const int64_t block_bytes = static_cast<int64_t>(w.k_padded) * kBlock;
-  const int64_t ldc = w.n_padded;
-  for (int b0 = 0; b0 < blocks; b0 += 4) {
-    const TileKernel& tile = kTiles[std::min(4, blocks - b0)];
-    const int8_t* panel = w.packed.data() + b0 * block_bytes;
-    const int32_t* offset = w.offset.data() + b0 * kBlock;
-    const uint8_t* rows[kMaxTileRows];
-    int i = 0;
-    for (; i + tile.rows <= m; i += tile.rows) {
-      for (int r = 0; r < tile.rows; ++r) rows[r] = row_of(i + r);
-      tile.fn(tile.rows, rows, a, panel, block_bytes, offset, acc + i * ldc + b0 * kBlock, ldc);
-    }
-    for (; i < m; ++i) {
-      rows[0] = row_of(i);
-      tile.one_row(1, rows, a, panel, block_bytes, offset, acc + i * ldc + b0 * kBlock, ldc);
-    }
-  }
-}
-
-}  // namespace
-
-void Int8Gemm(int m, const uint8_t* a, int64_t lda, const Int8GemmWeights& w, int32_t* acc) {
-  Gemm(
-      m, [&](int i) { return a + i * lda; }, RowsOfA{1, w.k_padded / 4, 0}, w, acc);
-}
-
-namespace {
-
 // 16 int32s in channel order from the even channels' and the odd channels' 64-bit
 // results, each saturated to int32 (as std::clamp to the int32 range).
 QAUDIT_VNNI inline __m512i InterleaveSaturated(__m512i even, __m512i odd) {
@@ -204,17 +148,40 @@ QAUDIT_VNNI inline __m512i InterleaveSaturated(__m512i even, __m512i odd) {
                                    _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
 }
 
-// MultiplyByQuantizedMultiplierSingleRounding on channels [c, c + 16): vpmuldq multiplies
-// the low halves of the 64-bit lanes, i.e. the even channels, then (shifted down) the odd.
-QAUDIT_VNNI inline __m512i SingleRounding(const Int8Requantization& r, int c, __m512i x, __m512i m) {
-  const __m512i even =
-      _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m), _mm512_loadu_si512(r.round64.data() + c)),
-                        _mm512_loadu_si512(r.shift64.data() + c));
-  const __m512i odd =
-      _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), _mm512_srli_epi64(m, 32)),
-                                         _mm512_loadu_si512(r.round64.data() + c + 8)),
-                        _mm512_loadu_si512(r.shift64.data() + c + 8));
-  return InterleaveSaturated(even, odd);
+// The output stage's parameters for channels [c, c + 16) in registers. They are loaded
+// once per tile and applied to all its rows: the int8 stores in between may alias them, so
+// the compiler would otherwise reload them for every row.
+struct StageRegs {
+  __m512i multiplier, multiplier_odd;  // the odd channels' multipliers in the low halves
+  __m512i shift_even, shift_odd, round_even, round_odd, right;
+  __m512i shift_odd_less_32;  // kSingle
+  __m512 scale, lo_less_zp, hi_less_zp;
+  __m512i zp, lo, hi;
+};
+
+template <Rounding R>
+QAUDIT_VNNI inline StageRegs LoadStage(const Int8Requantization& r, int c) {
+  StageRegs s{};
+  s.zp = _mm512_set1_epi32(r.zero_point);
+  s.lo = _mm512_set1_epi32(r.act_min), s.hi = _mm512_set1_epi32(r.act_max);
+  if constexpr (R == Rounding::kFp32) {
+    s.scale = _mm512_loadu_ps(r.scale.data() + c);
+    s.lo_less_zp = _mm512_set1_ps(static_cast<float>(r.act_min - r.zero_point));
+    s.hi_less_zp = _mm512_set1_ps(static_cast<float>(r.act_max - r.zero_point));
+  } else {
+    s.multiplier = _mm512_loadu_si512(r.multiplier.data() + c);
+    s.multiplier_odd = _mm512_srli_epi64(s.multiplier, 32);
+    s.shift_even = _mm512_loadu_si512(r.shift64.data() + c);
+    s.shift_odd = _mm512_loadu_si512(r.shift64.data() + c + 8);
+    if constexpr (R == Rounding::kSingle) {
+      s.round_even = _mm512_loadu_si512(r.round64.data() + c);
+      s.round_odd = _mm512_loadu_si512(r.round64.data() + c + 8);
+      s.shift_odd_less_32 = _mm512_sub_epi64(s.shift_odd, _mm512_set1_epi64(32));
+    } else {
+      s.right = _mm512_loadu_si512(r.right_shift.data() + c);
+    }
+  }
+  return s;
 }
 
 // SaturatingRoundingDoublingHighMul(x * 2^left saturated, m) of one parity's 64-bit lanes
@@ -235,55 +202,311 @@ QAUDIT_VNNI inline __m512i DoublingHighMul(__m512i x64, __m512i left, __m512i m)
                            31);
 }
 
-// MultiplyByQuantizedMultiplierDoubleRounding on channels [c, c + 16).
-QAUDIT_VNNI inline __m512i DoubleRounding(const Int8Requantization& r, int c, __m512i x, __m512i m) {
-  const __m512i even =
-      DoublingHighMul(_mm512_srai_epi64(_mm512_slli_epi64(x, 32), 32), _mm512_loadu_si512(r.shift64.data() + c), m);
-  const __m512i odd =
-      DoublingHighMul(_mm512_srai_epi64(x, 32), _mm512_loadu_si512(r.shift64.data() + c + 8), _mm512_srli_epi64(m, 32));
-  const __m512i high = InterleaveSaturated(even, odd);  // already in int32 range
-  // RoundingDivideByPOT(high, right).
-  const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
-  const __m512i right = _mm512_loadu_si512(r.right_shift.data() + c);
-  const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, right), one);
-  const __m512i remainder = _mm512_and_si512(high, mask);
-  const __m512i half = _mm512_srai_epi32(mask, 1);
-  const __m512i threshold = _mm512_mask_add_epi32(half, _mm512_cmplt_epi32_mask(high, zero), half, one);
-  const __m512i quotient = _mm512_srav_epi32(high, right);
-  return _mm512_mask_add_epi32(quotient, _mm512_cmpgt_epi32_mask(remainder, threshold), quotient, one);
+// The output stage on 16 accumulators: the values to store, in [act_min, act_max].
+template <Rounding R>
+QAUDIT_VNNI inline __m512i ApplyStage(const StageRegs& s, __m512i x) {
+  __m512i v;
+  if constexpr (R == Rounding::kFp32) {
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), s.scale);
+    f = _mm512_min_ps(_mm512_max_ps(f, s.lo_less_zp), s.hi_less_zp);
+    v = _mm512_cvtps_epi32(f);  // round half to even (the default rounding mode), as nearbyintf
+  } else if constexpr (R == Rounding::kSingle) {
+    // MultiplyByQuantizedMultiplierSingleRounding: vpmuldq multiplies the low halves of the
+    // 64-bit lanes, i.e. the even channels, then (shifted down) the odd.
+    const __m512i even =
+        _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, s.multiplier), s.round_even), s.shift_even);
+    const __m512i odd = _mm512_srav_epi64(
+        _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), s.multiplier_odd), s.round_odd), s.shift_odd);
+    v = InterleaveSaturated(even, odd);
+  } else {
+    // MultiplyByQuantizedMultiplierDoubleRounding.
+    const __m512i even = DoublingHighMul(_mm512_srai_epi64(_mm512_slli_epi64(x, 32), 32), s.shift_even, s.multiplier);
+    const __m512i odd = DoublingHighMul(_mm512_srai_epi64(x, 32), s.shift_odd, s.multiplier_odd);
+    const __m512i high = InterleaveSaturated(even, odd);  // already in int32 range
+    // RoundingDivideByPOT(high, right).
+    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
+    const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, s.right), one);
+    const __m512i remainder = _mm512_and_si512(high, mask);
+    const __m512i half = _mm512_srai_epi32(mask, 1);
+    const __m512i threshold = _mm512_mask_add_epi32(half, _mm512_cmplt_epi32_mask(high, zero), half, one);
+    const __m512i quotient = _mm512_srav_epi32(high, s.right);
+    v = _mm512_mask_add_epi32(quotient, _mm512_cmpgt_epi32_mask(remainder, threshold), quotient, one);
+  }
+  v = _mm512_add_epi32(v, s.zp);  // wraps, as WrapAdd
+  return _mm512_min_epi32(_mm512_max_epi32(v, s.lo), s.hi);
 }
+
+// ApplyStage where the accumulators are known to lie in the monotone range (no product
+// leaves int32) and, for kSingle, every shift is at least 32: the odd channels' results
+// are then shifted straight into the high halves of their 64-bit lanes and blended with
+// the even ones, instead of saturated and interleaved.
+template <Rounding R>
+QAUDIT_VNNI inline __m512i ApplyStageInRange(const StageRegs& s, __m512i x) {
+  if constexpr (R != Rounding::kSingle) {
+    return ApplyStage<R>(s, x);
+  } else {
+    const __m512i even =
+        _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, s.multiplier), s.round_even), s.shift_even);
+    const __m512i odd = _mm512_srav_epi64(
+        _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), s.multiplier_odd), s.round_odd),
+        s.shift_odd_less_32);
+    const __m512i v = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, even, odd), s.zp);
+    return _mm512_min_epi32(_mm512_max_epi32(v, s.lo), s.hi);
+  }
+}
+
+// Stores the first `valid` (>= 1) of 16 int32s in [-128, 127] as bytes. Narrowed in a
+// register: vpmovdb with a memory operand is slow on AMD's Zen cores.
+QAUDIT_VNNI inline void StoreBytes(int8_t* o, int valid, __m512i v) {
+  const __m128i bytes = _mm512_cvtepi32_epi8(v);
+  if (valid >= kBlock) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), bytes);
+  } else {
+    _mm_mask_storeu_epi8(o, static_cast<__mmask16>((1u << valid) - 1), bytes);
+  }
+}
+
+// What a micro-kernel does with its accumulators: store them (Int8Gemm), or apply the
+// output stage in registers and store int8, so that they never go through memory.
+// The kPool epilogues also take the maximum of each group of four rows (a 2x2 window of a
+// MAX_POOL_2D after the convolution) before they requantize: see ConvMaxPoolInt8Vnni.
+enum class Epilogue { kInt32, kDouble, kSingle, kFp32, kPoolDouble, kPoolSingle, kPoolFp32 };
+
+constexpr bool IsPool(Epilogue e) {
+  return e == Epilogue::kPoolDouble || e == Epilogue::kPoolSingle || e == Epilogue::kPoolFp32;
+}
+constexpr Rounding RoundingOf(Epilogue e) {
+  return e == Epilogue::kSingle || e == Epilogue::kPoolSingle ? Rounding::kSingle
+         : e == Epilogue::kFp32 || e == Epilogue::kPoolFp32   ? Rounding::kFp32
+                                                              : Rounding::kDouble;
+}
+
+struct TileOut {
+  int32_t* acc;  // kInt32: the tile's first accumulator, rows ldc apart
+  int64_t ldc;
+  int8_t* const* out;  // otherwise: per row of the tile, its output row (channel 0)
+  const Int8Requantization* r;
+  int c0, n;  // the tile's first channel; the channels there are
+  int32_t pool_min, pool_max;  // kPool: the MAX_POOL_2D's activation range
+  bool monotone;               // kPool: MaxPoolAfterConv::monotone
+};
+
+// A kRows x (16 * kBlocks) tile over the whole shared dimension: kRows * kBlocks
+// accumulators stay in zmm registers; each step of four taps loads kBlocks weight vectors
+// and broadcasts four bytes of each row. `row` holds kRows pointers; rows at or past
+// `rows` are computed (from whatever they point at) but not stored.
+// kSegments > 0: A has that many segments of one quad each (a 3x3 filter over one
+// channel: three runs of 3 taps), unrolled; the loops over segments and quads would
+// otherwise cost more than the few vpdpbusd they hold. 0: any segments and quads.
+template <int kRows, int kBlocks, Epilogue E, int kSegments = 0>
+QAUDIT_VNNI void MicroKernel(int rows, const uint8_t* const* row, const RowsOfA& a, const int8_t* w,
+                             int64_t block_bytes, const int32_t* offset, const TileOut& o) {
+  __m512i sum[kRows][kBlocks];
+#pragma GCC unroll 4
+  for (int j = 0; j < kBlocks; ++j) {
+    const __m512i off = _mm512_loadu_si512(offset + j * kBlock);
+#pragma GCC unroll 24
+    for (int i = 0; i < kRows; ++i) sum[i][j] = off;
+  }
+  // One step of four taps at byte `at` of each row's current segment.
+  const auto step = [&](const uint8_t* const* r, int64_t at, const int8_t* weights) QAUDIT_VNNI {
+    __m512i wv[kBlocks];
+#pragma GCC unroll 4
+    for (int j = 0; j < kBlocks; ++j) {
+      wv[j] = _mm512_loadu_si512(weights + j * block_bytes);
+      // Held in a register: GCC otherwise folds the load into every vpdpbusd that uses
+      // it (kRows loads instead of one), and with few rows the loads become the limit.
+      __asm__("" : "+v"(wv[j]));
+    }
+#pragma GCC unroll 24
+    for (int i = 0; i < kRows; ++i) {
+      int32_t four;
+      std::memcpy(&four, r[i] + at, 4);
+      const __m512i av = _mm512_set1_epi32(four);
+#pragma GCC unroll 4
+      for (int j = 0; j < kBlocks; ++j) sum[i][j] = _mm512_dpbusd_epi32(sum[i][j], av, wv[j]);
+    }
+  };
+  if constexpr (kSegments > 0) {
+#pragma GCC unroll 8
+    for (int s = 0; s < kSegments; ++s) step(row, s * a.segment_stride, w + s * 64);
+  } else {
+    for (int s = 0; s < a.segments; ++s) {
+      const uint8_t* r[kRows];
+#pragma GCC unroll 24
+      for (int i = 0; i < kRows; ++i) r[i] = row[i] + s * a.segment_stride;
+      for (int q = 0; q < a.quads; ++q, w += 64) step(r, 4 * q, w);
+    }
+  }
+  if constexpr (E == Epilogue::kInt32) {
+#pragma GCC unroll 24
+    for (int i = 0; i < kRows; ++i) {
+      if (i >= rows) break;
+#pragma GCC unroll 4
+      for (int j = 0; j < kBlocks; ++j) _mm512_storeu_si512(o.acc + i * o.ldc + j * kBlock, sum[i][j]);
+    }
+  } else if constexpr (IsPool(E)) {
+    static_assert(kRows % 4 == 0);
+    constexpr Rounding R = RoundingOf(E);
+    const __m512i pool_min = _mm512_set1_epi32(o.pool_min), pool_max = _mm512_set1_epi32(o.pool_max);
+#pragma GCC unroll 4
+    for (int j = 0; j < kBlocks; ++j) {
+      const int c = o.c0 + j * kBlock;
+      if (c >= o.n) break;
+      const StageRegs stage = LoadStage<R>(*o.r, c);
+      const __m512i safe_min = _mm512_loadu_si512(o.r->monotone_min.data() + c);
+      const __m512i safe_max = _mm512_loadu_si512(o.r->monotone_max.data() + c);
+#pragma GCC unroll 6
+      for (int i = 0; i < kRows; i += 4) {
+        if (i >= rows) break;
+        const __m512i high = _mm512_max_epi32(_mm512_max_epi32(sum[i][j], sum[i + 1][j]),
+                                              _mm512_max_epi32(sum[i + 2][j], sum[i + 3][j]));
+        if (o.monotone) {
+          const __m512i v = ApplyStageInRange<R>(stage, high);
+          StoreBytes(o.out[i] + c, o.n - c, _mm512_min_epi32(_mm512_max_epi32(v, pool_min), pool_max));
+          continue;
+        }
+        const __m512i low = _mm512_min_epi32(_mm512_min_epi32(sum[i][j], sum[i + 1][j]),
+                                             _mm512_min_epi32(sum[i + 2][j], sum[i + 3][j]));
+        __m512i v;
+        if (_mm512_cmpge_epi32_mask(low, safe_min) == 0xFFFF && _mm512_cmple_epi32_mask(high, safe_max) == 0xFFFF)
+            [[likely]] {
+          v = ApplyStage<R>(stage, high);
+        } else {
+          v = _mm512_max_epi32(_mm512_max_epi32(ApplyStage<R>(stage, sum[i][j]), ApplyStage<R>(stage, sum[i + 1][j])),
+                               _mm512_max_epi32(ApplyStage<R>(stage, sum[i + 2][j]),
+                                                ApplyStage<R>(stage, sum[i + 3][j])));
+        }
+        StoreBytes(o.out[i] + c, o.n - c, _mm512_min_epi32(_mm512_max_epi32(v, pool_min), pool_max));
+      }
+    }
+  } else {
+    constexpr Rounding R = RoundingOf(E);
+#pragma GCC unroll 4
+    for (int j = 0; j < kBlocks; ++j) {
+      const int c = o.c0 + j * kBlock;
+      if (c >= o.n) break;
+      const StageRegs stage = LoadStage<R>(*o.r, c);
+#pragma GCC unroll 24
+      for (int i = 0; i < kRows; ++i) {
+        if (i >= rows) break;
+        StoreBytes(o.out[i] + c, o.n - c, ApplyStage<R>(stage, sum[i][j]));
+      }
+    }
+  }
+}
+
+using MicroKernelFn = void (*)(int, const uint8_t* const*, const RowsOfA&, const int8_t*, int64_t, const int32_t*,
+                               const TileOut&);
+
+// Tiles that keep 24 accumulators in registers, by the number of channel blocks; the
+// one-row kernels take a lone row left over (a batch-1 FULLY_CONNECTED is one row).
+struct TileKernel {
+  int rows;
+  MicroKernelFn fn;
+  MicroKernelFn one_row;
+  MicroKernelFn three_quads;  // fn for A of three segments of one quad each
+};
+template <Epilogue E>
+constexpr TileKernel kTiles[5] = {
+    {},
+    {12, MicroKernel<12, 1, E>, MicroKernel<1, 1, E>, MicroKernel<12, 1, E, 3>},
+    {12, MicroKernel<12, 2, E>, MicroKernel<1, 2, E>, MicroKernel<12, 2, E, 3>},
+    {8, MicroKernel<8, 3, E>, MicroKernel<1, 3, E>, MicroKernel<8, 3, E, 3>},
+    {6, MicroKernel<6, 4, E>, MicroKernel<1, 4, E>, MicroKernel<6, 4, E, 3>},
+};
+// Whole 2x2 windows per tile; never one row.
+template <Epilogue E>
+constexpr TileKernel kPoolTiles[5] = {
+    {},
+    {12, MicroKernel<12, 1, E>, nullptr, MicroKernel<12, 1, E, 3>},
+    {12, MicroKernel<12, 2, E>, nullptr, MicroKernel<12, 2, E, 3>},
+    {8, MicroKernel<8, 3, E>, nullptr, MicroKernel<8, 3, E, 3>},
+    {4, MicroKernel<4, 4, E>, nullptr, MicroKernel<4, 4, E, 3>},
+};
+constexpr int kMaxTileRows = 12;
+
+// A x weights for the m rows `row_of(i)` points at: into acc (kInt32), or through the
+// output stage `r` into the int8 rows `out_of(i)` points at.
+template <Epilogue E, typename RowOf, typename OutOf>
+void Gemm(int m, RowOf row_of, OutOf out_of, const RowsOfA& a, const Int8GemmWeights& w,
+          const Int8Requantization* r, int32_t* acc, const MaxPoolAfterConv* pool = nullptr) {
+  const int blocks = w.n_padded / kBlock;
+  const int64_t block_bytes = static_cast<int64_t>(w.k_padded) * kBlock;
+  const int64_t ldc = w.n_padded;
+  const bool three_quads = a.segments == 3 && a.quads == 1;
+  for (int b0 = 0; b0 < blocks; b0 += 4) {
+    const TileKernel* tiles;
+    if constexpr (IsPool(E)) {
+      tiles = kPoolTiles<E>;
+    } else {
+      tiles = kTiles<E>;
+    }
+    const TileKernel& tile = tiles[std::min(4, blocks - b0)];
+    const int8_t* panel = w.packed.data() + b0 * block_bytes;
+    const int32_t* offset = w.offset.data() + b0 * kBlock;
+    const uint8_t* rows[kMaxTileRows];
+    int8_t* outs[kMaxTileRows] = {};
+    for (int i = 0; i < m; i += tile.rows) {
+      // A partial tile of two rows or more costs less computed whole than row by row (the
+      // one-row kernel waits on its few accumulators): its missing rows repeat the last
+      // one and are not stored.
+      const int n_rows = std::min(tile.rows, m - i);
+      for (int k = 0; k < tile.rows; ++k) {
+        const int src = i + std::min(k, n_rows - 1);
+        rows[k] = row_of(src);
+        // The pooling epilogues store once per window, through its first row's pointer.
+        if constexpr (IsPool(E)) {
+          if (k % 4 == 0) outs[k] = out_of(src);
+        } else if constexpr (E != Epilogue::kInt32) {
+          outs[k] = out_of(src);
+        }
+      }
+      const TileOut o{acc == nullptr ? nullptr : acc + i * ldc + b0 * kBlock,
+                      ldc,
+                      outs,
+                      r,
+                      b0 * kBlock,
+                      w.n,
+                      pool ? pool->act_min : 0,
+                      pool ? pool->act_max : 0,
+                      pool ? pool->monotone : false};
+      const MicroKernelFn fn = n_rows == 1 ? tile.one_row : three_quads ? tile.three_quads : tile.fn;
+      fn(n_rows, rows, a, panel, block_bytes, offset, o);
+    }
+  }
+}
+
+// Gemm through the output stage `r` into int8 rows.
+template <typename RowOf, typename OutOf>
+void GemmRequantized(int m, RowOf row_of, OutOf out_of, const RowsOfA& a, const Int8GemmWeights& w,
+                     const Int8Requantization& r) {
+  switch (r.rounding) {
+    case Rounding::kDouble: return Gemm<Epilogue::kDouble>(m, row_of, out_of, a, w, &r, nullptr);
+    case Rounding::kSingle: return Gemm<Epilogue::kSingle>(m, row_of, out_of, a, w, &r, nullptr);
+    case Rounding::kFp32: return Gemm<Epilogue::kFp32>(m, row_of, out_of, a, w, &r, nullptr);
+    case Rounding::kInt64: return;  // 16x8 only; never packed for this path
+  }
+}
+
+int8_t* NoOutput(int) { return nullptr; }
+
+}  // namespace
+
+void Int8Gemm(int m, const uint8_t* a, int64_t lda, const Int8GemmWeights& w, int32_t* acc) {
+  Gemm<Epilogue::kInt32>(
+      m, [&](int i) { return a + i * lda; }, NoOutput, RowsOfA{1, w.k_padded / 4, 0}, w, nullptr, acc);
+}
+
+namespace {
 
 template <Rounding R>
 QAUDIT_VNNI void RequantizeRows(const Int8Requantization& r, const int32_t* acc, int64_t ld_acc, int m, int n,
                                 int8_t* out, int64_t ld_out) {
-  const __m512i zp = _mm512_set1_epi32(r.zero_point);
-  const __m512i lo = _mm512_set1_epi32(r.act_min), hi = _mm512_set1_epi32(r.act_max);
-  const __m512 lo_less_zp = _mm512_set1_ps(static_cast<float>(r.act_min - r.zero_point));
-  const __m512 hi_less_zp = _mm512_set1_ps(static_cast<float>(r.act_max - r.zero_point));
-  for (int i = 0; i < m; ++i) {
-    const int32_t* a = acc + i * ld_acc;
-    int8_t* o = out + i * ld_out;
-    for (int c = 0; c < n; c += kBlock) {
-      const __mmask16 valid = n - c >= kBlock ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << (n - c)) - 1);
-      const __m512i x = _mm512_loadu_si512(a + c);
-      __m512i v;
-      if constexpr (R == Rounding::kFp32) {
-        __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), _mm512_loadu_ps(r.scale.data() + c));
-        f = _mm512_min_ps(_mm512_max_ps(f, lo_less_zp), hi_less_zp);
-        v = _mm512_cvtps_epi32(f);  // round half to even (the default rounding mode), as nearbyintf
-      } else {
-        const __m512i mult = _mm512_loadu_si512(r.multiplier.data() + c);
-        v = R == Rounding::kSingle ? SingleRounding(r, c, x, mult) : DoubleRounding(r, c, x, mult);
-      }
-      v = _mm512_add_epi32(v, zp);  // wraps, as WrapAdd
-      v = _mm512_min_epi32(_mm512_max_epi32(v, lo), hi);
-      // Narrowed in a register: vpmovdb with a memory operand is slow on AMD's Zen cores.
-      const __m128i bytes = _mm512_cvtepi32_epi8(v);
-      if (valid == 0xFFFF) {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(o + c), bytes);
-      } else {
-        _mm_mask_storeu_epi8(o + c, valid, bytes);
-      }
+  for (int c = 0; c < n; c += kBlock) {
+    const StageRegs stage = LoadStage<R>(r, c);
+    for (int i = 0; i < m; ++i) {
+      StoreBytes(out + i * ld_out + c, n - c, ApplyStage<R>(stage, _mm512_loadu_si512(acc + i * ld_acc + c)));
     }
   }
 }
@@ -312,6 +535,39 @@ namespace {
 // About 32 KiB of patches per pass, in a whole number of every tile height (6, 8, 12).
 int RowsPerPass(int k_padded) { return std::clamp(32768 / k_padded / 24 * 24, 24, 240); }
 
+// PadImage (conv.h) of x + 128, in vectors: a first layer's rows (28 pixels of one
+// channel) are too short for the compiler's vector loop, and run byte by byte there.
+QAUDIT_VNNI bool PadImageUnsigned(const ConvGeometry& g, const int8_t* in, int b, uint8_t zero,
+                                  PaddedImage<uint8_t>* out) {
+  const int64_t last_y = int64_t{g.out_h - 1} * g.stride_h + int64_t{g.filter_h - 1} * g.dilation_h;
+  const int64_t last_x = int64_t{g.out_w - 1} * g.stride_w + int64_t{g.filter_w - 1} * g.dilation_w;
+  const int64_t height = std::max<int64_t>(last_y + 1, g.pad_top + g.in_h);
+  const int64_t width = std::max<int64_t>(last_x + 1, g.pad_left + g.in_w);
+  if (height * width > 4 * (static_cast<int64_t>(g.in_h) + 2) * (g.in_w + 2) + 4096) return false;
+  out->height = static_cast<int>(height), out->width = static_cast<int>(width);
+  out->data.resize(static_cast<size_t>(height * width) * g.in_c + PaddedImage<uint8_t>::kSlack);
+  uint8_t* data = out->data.data();
+  const int64_t c = g.in_c, row = g.in_w * c;
+  const int64_t left = g.pad_left * c, right = (width - g.pad_left - g.in_w) * c;
+  const __m512i flip = _mm512_set1_epi8(-128);
+  std::memset(data, zero, g.pad_top * width * c);
+  for (int y = 0; y < g.in_h; ++y) {
+    const int8_t* src = in + (static_cast<int64_t>(b) * g.in_h + y) * row;
+    uint8_t* dst = data + (y + g.pad_top) * width * c;
+    std::memset(dst, zero, left);
+    // Whole-vector stores: the bytes past the row's end land in padding (or the slack)
+    // written after them.
+    for (int64_t i = 0; i < row; i += 64) {
+      const __mmask64 valid = row - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (row - i)) - 1;
+      _mm512_storeu_si512(dst + left + i, _mm512_xor_si512(_mm512_maskz_loadu_epi8(valid, src + i), flip));
+    }
+    std::memset(dst + left + row, zero, right);
+  }
+  const int64_t filled = (g.pad_top + g.in_h) * width * c;
+  std::memset(data + filled, zero, out->data.size() - filled);
+  return true;
+}
+
 }  // namespace
 
 // Marked for the VNNI target so that the patch copies inlined here vectorize with it.
@@ -321,10 +577,8 @@ QAUDIT_VNNI void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t i
   const int rows_per_pass = RowsPerPass(w.k_padded);
   thread_local PaddedImage<uint8_t> image;
   thread_local std::vector<uint8_t> patches, patch;
-  thread_local std::vector<int32_t> acc;
   patches.resize(static_cast<size_t>(rows_per_pass) * w.k_padded + 64);  // the copies below overrun by < 64
   patch.resize(g.patch_size());
-  acc.resize(static_cast<size_t>(rows_per_pass) * w.n_padded);
   const auto zero = static_cast<uint8_t>(in_zp + 128);
   const auto to_unsigned = [](int8_t v) { return static_cast<uint8_t>(v + 128); };
   // Runs are short (3 bytes for a 3x3 filter over one channel), so they are copied in
@@ -342,19 +596,27 @@ QAUDIT_VNNI void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t i
     }
   };
   const int run = g.filter_w * g.in_c, run_padded = w.segments > 0 ? w.k_padded / w.segments : w.k_padded;
+  thread_local std::vector<const uint8_t*> row_table;
   for (int b = 0; b < g.batch; ++b) {
-    const bool padded = PadImage(g, in, b, zero, to_unsigned, &image);
+    const bool padded = PadImageUnsigned(g, in, b, zero, &image);
     const int64_t image_row = static_cast<int64_t>(image.width) * g.in_c;
     for (int64_t p0 = 0; p0 < pixels; p0 += rows_per_pass) {
       const int rows = static_cast<int>(std::min<int64_t>(rows_per_pass, pixels - p0));
+      int8_t* const pass_out = out + (b * pixels + p0) * g.out_c;
+      const auto out_of = [&](int i) { return pass_out + static_cast<int64_t>(i) * g.out_c; };
       if (w.segments > 0 && padded) {
         // Patches read in place: output pixel p's filter row ky starts at padded pixel
-        // (oy * stride_h + ky * dilation_h, ox * stride_w).
-        const auto row_of = [&](int i) {
-          const int oy = static_cast<int>((p0 + i) / g.out_w), ox = static_cast<int>((p0 + i) % g.out_w);
-          return image.data.data() + oy * g.stride_h * image_row + static_cast<int64_t>(ox) * g.stride_w * g.in_c;
-        };
-        Gemm(rows, row_of, RowsOfA{w.segments, run_padded / 4, image_row * g.dilation_h}, w, acc.data());
+        // (oy * stride_h + ky * dilation_h, ox * stride_w). Tabled once per pass: the tiles
+        // ask for each row again per panel of channels, and a division per row shows.
+        row_table.resize(rows);
+        for (int i = 0, oy = static_cast<int>(p0 / g.out_w), ox = static_cast<int>(p0 % g.out_w); i < rows; ++i) {
+          row_table[i] =
+              image.data.data() + oy * g.stride_h * image_row + static_cast<int64_t>(ox) * g.stride_w * g.in_c;
+          if (++ox == g.out_w) ox = 0, ++oy;
+        }
+        GemmRequantized(
+            rows, [&](int i) { return row_table[i]; }, out_of,
+            RowsOfA{w.segments, run_padded / 4, image_row * g.dilation_h}, w, r);
       } else {
         for (int i = 0; i < rows; ++i) {
           const int oy = static_cast<int>((p0 + i) / g.out_w), ox = static_cast<int>((p0 + i) % g.out_w);
@@ -370,29 +632,185 @@ QAUDIT_VNNI void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t i
           }
           for (int ky = 0; ky < g.filter_h; ++ky) std::copy_n(patch.data() + ky * run, run, dst + ky * run_padded);
         }
-        Gemm(
-            rows, [&](int i) { return patches.data() + static_cast<int64_t>(i) * w.k_padded; },
-            RowsOfA{std::max(w.segments, 1), run_padded / 4, run_padded}, w, acc.data());
+        GemmRequantized(
+            rows, [&](int i) { return patches.data() + static_cast<int64_t>(i) * w.k_padded; }, out_of,
+            RowsOfA{std::max(w.segments, 1), run_padded / 4, run_padded}, w, r);
       }
-      Requantize(r, acc.data(), w.n_padded, rows, g.out_c, out + (b * pixels + p0) * g.out_c, g.out_c);
     }
   }
 }
 
-// Marked for the VNNI target so that the conversion loop vectorizes with it.
+bool AccumulatorsStayMonotone(const Int8GemmWeights& w, const Int8Requantization& r) {
+  if (r.rounding == Rounding::kInt64 || static_cast<int>(r.monotone_min.size()) < w.n_padded) return false;
+  for (int c = 0; c < w.n; ++c) {
+    // shift64 is stored per block as its even channels, then its odd ones; padding
+    // channels are never stored, whatever their shift.
+    const int lane = c / kBlock * kBlock + (c % 2) * (kBlock / 2) + (c % kBlock) / 2;
+    if (r.rounding == Rounding::kSingle && r.shift64[lane] < 32) return false;
+    const int8_t* block = w.packed.data() + static_cast<int64_t>(c / kBlock) * kBlock * w.k_padded;
+    int64_t negative = 0, positive = 0;
+    for (int q = 0; q < w.k_padded / 4; ++q) {
+      for (int t = 0; t < 4; ++t) {
+        const int v = block[q * kBlock * 4 + (c % kBlock) * 4 + t];
+        (v < 0 ? negative : positive) += v;
+      }
+    }
+    // Taps are uint8: the accumulator lies in offset + 255 * [negative, positive].
+    const int64_t lo = r.monotone_min[c], hi = r.monotone_max[c];
+    if (w.offset[c] + 255 * negative < lo || w.offset[c] + 255 * positive > hi) return false;
+  }
+  return true;
+}
+
+namespace {
+
+// The pooled rows [py0, py0 + count) of sample b from the accumulators of conv rows
+// [py0 * size, (py0 + count) * size), columns [0, pool_w * size): acc rows are those
+// pixels in order, n_padded apart.
+template <Rounding R>
+QAUDIT_VNNI void PoolAccumulators(const ConvGeometry& g, const Int8Requantization& r, const MaxPoolAfterConv& pool,
+                                  const int32_t* acc, int64_t ldc, int count, int pool_w, int8_t* out) {
+  const int size = pool.size, cols = pool_w * size, channels = g.out_c;
+  const __m512i pool_lo = _mm512_set1_epi32(pool.act_min), pool_hi = _mm512_set1_epi32(pool.act_max);
+  for (int c = 0; c < channels; c += kBlock) {
+    const StageRegs stage = LoadStage<R>(r, c);
+    const __m512i safe_min = _mm512_loadu_si512(r.monotone_min.data() + c);
+    const __m512i safe_max = _mm512_loadu_si512(r.monotone_max.data() + c);
+    for (int py = 0; py < count; ++py) {
+      for (int px = 0; px < pool_w; ++px) {
+        const int32_t* window = acc + (static_cast<int64_t>(py) * size * cols + px * size) * ldc + c;
+        __m512i high = _mm512_loadu_si512(window), low = high;
+        for (int dy = 0; dy < size; ++dy) {
+          for (int dx = 0; dx < size; ++dx) {
+            const __m512i a = _mm512_loadu_si512(window + (static_cast<int64_t>(dy) * cols + dx) * ldc);
+            high = _mm512_max_epi32(high, a), low = _mm512_min_epi32(low, a);
+          }
+        }
+        __m512i v;
+        if (_mm512_cmpge_epi32_mask(low, safe_min) == 0xFFFF && _mm512_cmple_epi32_mask(high, safe_max) == 0xFFFF) {
+          v = ApplyStage<R>(stage, high);
+        } else {
+          v = _mm512_set1_epi32(INT32_MIN);  // MaxPool starts from the lowest value
+          for (int dy = 0; dy < size; ++dy) {
+            for (int dx = 0; dx < size; ++dx) {
+              const __m512i a = _mm512_loadu_si512(window + (static_cast<int64_t>(dy) * cols + dx) * ldc);
+              v = _mm512_max_epi32(v, ApplyStage<R>(stage, a));
+            }
+          }
+        }
+        v = _mm512_min_epi32(_mm512_max_epi32(v, pool_lo), pool_hi);
+        StoreBytes(out + (static_cast<int64_t>(py) * pool_w + px) * channels + c, channels - c, v);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+QAUDIT_VNNI void ConvMaxPoolInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp,
+                                     const Int8GemmWeights& w, const Int8Requantization& r,
+                                     const MaxPoolAfterConv& pool, int8_t* out) {
+  const int size = pool.size, pool_h = g.out_h / size, pool_w = g.out_w / size, cols = pool_w * size;
+  const int64_t in_sample = static_cast<int64_t>(g.in_h) * g.in_w * g.in_c;
+  const int64_t out_sample = static_cast<int64_t>(pool_h) * pool_w * g.out_c;
+  thread_local PaddedImage<uint8_t> image;
+  thread_local std::vector<int32_t> acc;
+  thread_local std::vector<int8_t> unpooled;
+  thread_local std::vector<const uint8_t*> row_table;
+  const auto zero = static_cast<uint8_t>(in_zp + 128);
+  // Pooled rows per matrix product: as many as keep their accumulators in about 24 KiB,
+  // so that pooling reads them from L1.
+  const int band = std::max(1, 24576 / (size * cols * w.n_padded * 4));
+  const int run_padded = w.segments > 0 ? w.k_padded / w.segments : w.k_padded;
+  for (int b = 0; b < g.batch; ++b) {
+    int8_t* const sample_out = out + b * out_sample;
+    if (w.segments == 0 || !PadImageUnsigned(g, in, b, zero, &image)) {
+      // Patches that are not read in place: the two ops one after the other.
+      ConvGeometry one = g;
+      one.batch = 1;
+      unpooled.resize(static_cast<size_t>(g.out_h) * g.out_w * g.out_c);
+      ConvInt8Vnni(one, in + b * in_sample, in_zp, w, r, unpooled.data());
+      for (int py = 0; py < pool_h; ++py) {
+        for (int px = 0; px < pool_w; ++px) {
+          for (int c = 0; c < g.out_c; ++c) {
+            int32_t m = INT32_MIN;
+            for (int dy = 0; dy < size; ++dy) {
+              for (int dx = 0; dx < size; ++dx) {
+                m = std::max<int32_t>(m, unpooled[((py * size + dy) * g.out_w + px * size + dx) * g.out_c + c]);
+              }
+            }
+            sample_out[(py * pool_w + px) * g.out_c + c] =
+                static_cast<int8_t>(std::clamp(m, pool.act_min, pool.act_max));
+          }
+        }
+      }
+      continue;
+    }
+    const int64_t image_row = static_cast<int64_t>(image.width) * g.in_c;
+    if (size == 2) {
+      // Rows in window order, four per window, so that the micro-kernels pool their
+      // accumulators in registers: nothing goes through memory but the output.
+      row_table.resize(static_cast<size_t>(4) * pool_h * pool_w);
+      const uint8_t** row = row_table.data();
+      const int64_t step_y = g.stride_h * image_row, step_x = static_cast<int64_t>(g.stride_w) * g.in_c;
+      for (int py = 0; py < pool_h; ++py) {
+        const uint8_t* top = image.data.data() + 2 * py * step_y;
+        for (int px = 0; px < pool_w; ++px, row += 4) {
+          const uint8_t* left = top + 2 * px * step_x;
+          row[0] = left, row[1] = left + step_x, row[2] = left + step_y, row[3] = left + step_y + step_x;
+        }
+      }
+      const auto window_out = [&](int i) { return sample_out + static_cast<int64_t>(i >> 2) * g.out_c; };
+      const RowsOfA a{w.segments, run_padded / 4, image_row * g.dilation_h};
+      const int m = 4 * pool_h * pool_w;
+      const auto rows = [&](int i) { return row_table[i]; };
+      switch (r.rounding) {
+        case Rounding::kDouble: Gemm<Epilogue::kPoolDouble>(m, rows, window_out, a, w, &r, nullptr, &pool); break;
+        case Rounding::kSingle: Gemm<Epilogue::kPoolSingle>(m, rows, window_out, a, w, &r, nullptr, &pool); break;
+        case Rounding::kFp32: Gemm<Epilogue::kPoolFp32>(m, rows, window_out, a, w, &r, nullptr, &pool); break;
+        case Rounding::kInt64: break;  // 16x8 only; never packed for this path
+      }
+      continue;
+    }
+    acc.resize(static_cast<size_t>(band) * size * cols * w.n_padded);
+    for (int py0 = 0; py0 < pool_h; py0 += band) {
+      const int count = std::min(band, pool_h - py0), rows = count * size * cols;
+      row_table.resize(rows);
+      for (int i = 0, oy = py0 * size, ox = 0; i < rows; ++i) {
+        row_table[i] = image.data.data() + oy * g.stride_h * image_row + static_cast<int64_t>(ox) * g.stride_w * g.in_c;
+        if (++ox == cols) ox = 0, ++oy;
+      }
+      Gemm<Epilogue::kInt32>(
+          rows, [&](int i) { return row_table[i]; }, NoOutput,
+          RowsOfA{w.segments, run_padded / 4, image_row * g.dilation_h}, w, nullptr, acc.data());
+      int8_t* const band_out = sample_out + static_cast<int64_t>(py0) * pool_w * g.out_c;
+      const auto pool_band = [&](auto rounding) {
+        PoolAccumulators<decltype(rounding)::value>(g, r, pool, acc.data(), w.n_padded, count, pool_w, band_out);
+      };
+      if (r.rounding != Rounding::kInt64) DispatchRounding(r.rounding, pool_band);  // kInt64: 16x8, never here
+    }
+  }
+}
+
+// Marked for the VNNI target, for the conversion and the Gemm inlined here.
 QAUDIT_VNNI void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const Int8GemmWeights& w,
                                         const Int8Requantization& r, int8_t* const* y) {
   thread_local std::vector<uint8_t> a;
-  thread_local std::vector<int32_t> acc;
-  a.resize(static_cast<size_t>(rows) * w.k_padded);
-  acc.resize(static_cast<size_t>(rows) * w.n_padded);
+  a.resize(static_cast<size_t>(rows) * w.k_padded + 64);  // the stores below overrun by < 64
+  // x + 128 in whole vectors: the compiler's loop ran byte by byte, as a byte store might
+  // change w.k. The bytes past k meet zero weights, or the next row overwrites them.
+  const int k = w.k;
+  const __m512i flip = _mm512_set1_epi8(-128);
   for (int i = 0; i < rows; ++i) {
     uint8_t* row = a.data() + static_cast<int64_t>(i) * w.k_padded;
-    for (int k = 0; k < w.k; ++k) row[k] = static_cast<uint8_t>(x[i][k] + 128);
+    for (int j = 0; j < k; j += 64) {
+      const __mmask64 valid = k - j >= 64 ? ~__mmask64{0} : (__mmask64{1} << (k - j)) - 1;
+      _mm512_storeu_si512(row + j, _mm512_xor_si512(_mm512_maskz_loadu_epi8(valid, x[i] + j), flip));
+    }
   }
-  Int8Gemm(rows, a.data(), w.k_padded, w, acc.data());
-  for (int i = 0; i < rows; ++i)
-    Requantize(r, acc.data() + static_cast<int64_t>(i) * w.n_padded, w.n_padded, 1, w.n, y[i], w.n);
+  GemmRequantized(
+      rows, [&](int i) { return a.data() + static_cast<int64_t>(i) * w.k_padded; }, [&](int i) { return y[i]; },
+      RowsOfA{1, w.k_padded / 4, 0}, w, r);
 }
 
 QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const int16_t* w16,

@@ -57,6 +57,10 @@ struct Int8Requantization {
   std::vector<int64_t> round64;      // kSingle: 2^(30 - shift)
   std::vector<float> scale;          // kFp32
   int32_t zero_point = 0, act_min = 0, act_max = 0;
+  // Per channel, accumulators in [monotone_min, monotone_max] requantize without saturating
+  // or wrapping around when the zero point is added: there the output stage is monotone,
+  // so the maximum of requantized values is the requantized maximum.
+  std::vector<int32_t> monotone_min, monotone_max;
 };
 // REQUIRES: stage.rounding is kDouble, kSingle or kFp32, with one multiplier per channel.
 Int8Requantization MakeInt8Requantization(const OutputStage& stage);
@@ -74,6 +78,26 @@ void Requantize(const Int8Requantization& r, const int32_t* acc, int64_t ld_acc,
 // (PackInt8ConvWeights).
 void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const Int8GemmWeights& w,
                   const Int8Requantization& r, int8_t* out);
+
+// A MAX_POOL_2D whose windows are size x size with stride size and no padding (VALID),
+// with its activation range (in the common integer domain of its input and output).
+struct MaxPoolAfterConv {
+  int size = 0;
+  int32_t act_min = -128, act_max = 127;
+  // AccumulatorsStayMonotone for the convolution: no window needs checking.
+  bool monotone = false;
+};
+// Whether every accumulator these weights can produce (any uint8 taps) lies in r's
+// monotone range, without wrapping around, and (kSingle) every channel's shift is at least
+// 32 bits: the fused pooling then skips its per-window check and shortcuts its rounding.
+bool AccumulatorsStayMonotone(const Int8GemmWeights& w, const Int8Requantization& r);
+// CONV_2D, then that MAX_POOL_2D on its output, writing only the pooled output
+// [batch][out_h / size][out_w / size][out_c]: the same values as ConvInt8Vnni followed by
+// MaxPool. Windows are pooled on the int32 accumulators and requantized once, where the
+// output stage is monotone (Int8Requantization::monotone_min/max); elsewhere each value is
+// requantized before the maximum.
+void ConvMaxPoolInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const Int8GemmWeights& w,
+                         const Int8Requantization& r, const MaxPoolAfterConv& pool, int8_t* out);
 
 // FULLY_CONNECTED over `rows` input rows, each at its own address (samples of a block live
 // in separate arenas): FullyConnectedQuantized<int8_t, int32_t, int32_t, int8_t> per row.

@@ -14,11 +14,12 @@
 
 namespace qaudit::kernels {
 
-#define QAUDIT_AVX512BW __attribute__((target("avx512f,avx512bw")))
+#define QAUDIT_AVX512BW __attribute__((target("avx512f,avx512bw,avx512vl")))
 
 bool MaxPoolAvx512Available() {
   __builtin_cpu_init();
-  static const bool available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  static const bool available =
+      __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl");
   return available;
 }
 
@@ -35,7 +36,12 @@ struct Int8Lanes {
   using V = __m512i;
   using Mask = __mmask64;
   QAUDIT_AVX512BW static V Set(T x) { return _mm512_set1_epi8(x); }
-  QAUDIT_AVX512BW static V Load(Mask m, const T* p) { return _mm512_maskz_loadu_epi8(m, p); }
+  // A row of at most 32 channels is read as a ymm: a zmm load of it crosses into the next
+  // cache line, and masking the excess off does not keep Zen 4 from waiting on that line.
+  QAUDIT_AVX512BW static V Load(Mask m, const T* p) {
+    if ((m >> 32) == 0) return _mm512_zextsi256_si512(_mm256_maskz_loadu_epi8(static_cast<__mmask32>(m), p));
+    return _mm512_maskz_loadu_epi8(m, p);
+  }
   QAUDIT_AVX512BW static void Store(int n, Mask m, T* p, V v) {
     if (n >= kLanes) return _mm512_storeu_si512(p, v);
     if (n == kLanes / 2) return _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_castsi512_si256(v));

@@ -10,7 +10,7 @@
 
 namespace qaudit::kernels {
 
-bool MaxPoolAvx512Available();  // AVX-512 F and BW
+bool MaxPoolAvx512Available();  // AVX-512 F, BW and VL
 void MaxPoolAvx512(const ConvGeometry& g, const int8_t* in, int8_t act_min, int8_t act_max, int8_t* out);
 void MaxPoolAvx512(const ConvGeometry& g, const float* in, float act_min, float act_max, float* out);
 

@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstring>
+#include <mutex>
 #include <thread>
 
 #include "kernels/quantize.h"
@@ -55,13 +56,39 @@ struct Executor::Impl {
   std::vector<EvalFn> evals;
   // Per operator, empty unless it runs a block of samples at once (op_kernel.h).
   std::vector<BlockEvalFn> block_evals;
+  // Per operator, empty unless it can run fused with the next one (op_kernel.h).
+  std::vector<EvalFn> fused_evals;
   // How many samples RunBatch runs together: 1 unless some operator takes blocks.
   int block_samples = 1;
   // Activations live in one arena per invocation; constants are read from the graph.
   std::vector<int64_t> arena_offset;  // -1 for constants
   size_t arena_size = 0;
 
-  std::vector<uint8_t> NewArena() const { return std::vector<uint8_t>(arena_size); }
+  // Arenas of earlier RunBatch calls, reused: fresh ones fault in page by page and are
+  // cold in cache, which showed at a few hundred samples per call. They hold an earlier
+  // sample's tensors, as an arena does for every sample of a call after its first block.
+  mutable std::mutex spare_mu;
+  mutable std::vector<std::vector<uint8_t>> spare_arenas;
+
+  std::vector<uint8_t> NewArena() const {
+    {
+      std::lock_guard<std::mutex> lock(spare_mu);
+      if (!spare_arenas.empty()) {
+        std::vector<uint8_t> arena = std::move(spare_arenas.back());
+        spare_arenas.pop_back();
+        return arena;
+      }
+    }
+    return std::vector<uint8_t>(arena_size);
+  }
+  // Keeps up to one block per thread of them (each block is at most about 4 MiB).
+  void ReturnArenas(std::vector<std::vector<uint8_t>>& arenas) const {
+    std::lock_guard<std::mutex> lock(spare_mu);
+    const size_t keep = static_cast<size_t>(block_samples) * std::max(options.num_threads, 1);
+    for (std::vector<uint8_t>& arena : arenas) {
+      if (spare_arenas.size() < keep) spare_arenas.push_back(std::move(arena));
+    }
+  }
 
   Workspace MakeWorkspace(std::vector<uint8_t>& arena) const {
     std::vector<void*> data(graph.tensors.size(), nullptr);
@@ -75,9 +102,11 @@ struct Executor::Impl {
   // Runs samples [first, first + ws.size()) of a batch, sample first + s in arenas[s]
   // (seen through ws[s]): input k's bytes are taken at offset sample * size. Operators
   // run sample by sample, except those with a block form, which run once for the whole
-  // block; between them each sample's activations stay in cache.
+  // block; between them each sample's activations stay in cache. With `fuse`, operators
+  // that run fused with the next one do so, leaving the tensors between them unwritten.
   void RunBlock(std::vector<std::vector<uint8_t>>& arenas, const std::vector<const Workspace*>& ws,
-                const std::vector<const uint8_t*>& inputs, int64_t first, const std::vector<uint8_t*>& outputs) const {
+                const std::vector<const uint8_t*>& inputs, int64_t first, const std::vector<uint8_t*>& outputs,
+                bool fuse) const {
     const size_t samples = ws.size();
     for (size_t s = 0; s < samples; ++s) {
       for (size_t k = 0; k < graph.inputs.size(); ++k) {
@@ -94,7 +123,14 @@ struct Executor::Impl {
       size_t end = op;
       while (end < evals.size() && !(block_evals[end] && samples > 1)) ++end;
       for (size_t s = 0; s < samples; ++s) {
-        for (size_t i = op; i < end; ++i) evals[i](*ws[s]);
+        for (size_t i = op; i < end; ++i) {
+          if (fuse && fused_evals[i] && i + 1 < end) {
+            fused_evals[i](*ws[s]);
+            ++i;
+            continue;
+          }
+          evals[i](*ws[s]);
+        }
       }
       op = end;
     }
@@ -162,16 +198,22 @@ Result<std::unique_ptr<Executor>> Executor::Create(Graph graph, const ExecutorOp
   }
   for (size_t i = 0; i < g.operators.size(); ++i) {
     BlockEvalFn block_eval;
-    PrepareContext ctx{g, g.operators[i], static_cast<int>(i), numerics, &block_eval};
+    EvalFn fused;
+    PrepareContext ctx{g, g.operators[i], static_cast<int>(i), numerics, &block_eval, &fused};
     QAUDIT_ASSIGN_OR_RETURN(EvalFn eval, PrepareOperator(ctx));
     // An operator whose outputs hold no elements has nothing to compute, however large its
     // other dimensions are ([0, 2^31-1, ...] passes VerifyGraph): its kernel would only loop
     // over empty rows or multiply those dimensions past int64.
     bool produces_nothing = true;
     for (int t : g.operators[i].outputs) produces_nothing = produces_nothing && g.tensors[t].num_elements() == 0;
-    if (produces_nothing) eval = [](const Workspace&) {}, block_eval = nullptr;
+    if (produces_nothing) eval = [](const Workspace&) {}, block_eval = nullptr, fused = nullptr;
     impl->evals.push_back(std::move(eval));
     impl->block_evals.push_back(std::move(block_eval));
+    impl->fused_evals.push_back(std::move(fused));
+  }
+  // A fused pair runs sample by sample: not when the second operator takes blocks.
+  for (size_t i = 0; i < impl->fused_evals.size(); ++i) {
+    if (i + 1 >= impl->evals.size() || impl->block_evals[i + 1]) impl->fused_evals[i] = nullptr;
   }
   impl->arena_offset.assign(g.tensors.size(), -1);
   for (size_t t = 0; t < g.tensors.size(); ++t) {
@@ -273,12 +315,13 @@ Result<std::vector<HostTensor>> Executor::RunBatch(const std::vector<HostTensor>
       const int64_t n = std::min(block, end - first);
       ws.clear();
       for (int64_t s = 0; s < n; ++s) ws.push_back(&workspaces[s]);
-      impl_->RunBlock(arenas, ws, in_ptrs, first, out_ptrs);
+      impl_->RunBlock(arenas, ws, in_ptrs, first, out_ptrs, /*fuse=*/!observer);
       if (observer) {
         for (int64_t s = 0; s < n; ++s) observer(index, first + s, tensors[s]);
       }
       done.fetch_add(n, std::memory_order_relaxed);
     }
+    impl_->ReturnArenas(arenas);
   };
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker, t, samples * t / threads, samples * (t + 1) / threads);

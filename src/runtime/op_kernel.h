@@ -42,6 +42,11 @@ struct PrepareContext {
   Numerics numerics;
   // Where Prepare may leave a BlockEvalFn; null when the caller takes none.
   BlockEvalFn* block_eval = nullptr;
+  // Where Prepare may leave an EvalFn that evaluates this operator and the next one
+  // together, writing only the next one's outputs (this one's are left unwritten); null
+  // when the caller takes none. The executor runs it in place of both only when nobody
+  // observes the tensors in between (a SampleObserver sees every tensor).
+  EvalFn* fused_with_next = nullptr;
 
   size_t num_inputs() const { return op.inputs.size(); }
   bool has_input(size_t i) const { return i < op.inputs.size() && op.inputs[i] != kNoTensor; }

@@ -171,6 +171,43 @@ bool TakesInt8Avx512(const PrepareContext& ctx, const OutputStage& stage) {
          stage.rounding != Rounding::kInt64 && (!ctx.has_input(2) || ctx.input(2).is_constant);
 }
 
+// The MAX_POOL_2D that ConvMaxPoolInt8Vnni can compute together with this CONV_2D: the
+// next operator, the only reader of this output (which is no graph output), over
+// non-overlapping VALID windows, int8 with the same quantization. Its size is 0 otherwise.
+kernels::MaxPoolAfterConv FusableMaxPool(const PrepareContext& ctx, const kernels::ConvGeometry& g) {
+  const size_t next = static_cast<size_t>(ctx.op_index) + 1;
+  if (ctx.fused_with_next == nullptr || next >= ctx.graph.operators.size()) return {};
+  const Operator& pool = ctx.graph.operators[next];
+  const int t = ctx.output_index(0);
+  if (pool.kind != OpKind::kMaxPool2D || pool.inputs.size() != 1 || pool.inputs[0] != t || pool.outputs.size() != 1 ||
+      ctx.op.outputs.size() != 1) {
+    return {};
+  }
+  const Graph& graph = ctx.graph;
+  if (std::find(graph.outputs.begin(), graph.outputs.end(), t) != graph.outputs.end()) return {};
+  for (size_t i = 0; i < graph.operators.size(); ++i) {
+    const std::vector<int>& inputs = graph.operators[i].inputs;
+    if (i != next && std::find(inputs.begin(), inputs.end(), t) != inputs.end()) return {};
+  }
+  const auto& o = pool.opts<PoolOptions>();
+  const int size = o.filter_h;
+  if (o.padding != Padding::kValid || o.filter_w != size || o.stride_h != size || o.stride_w != size || size < 1 ||
+      g.out_h < size || g.out_w < size) {
+    return {};
+  }
+  const Tensor& in = ctx.output(0);
+  const Tensor& out = graph.tensors[pool.outputs[0]];
+  if (out.dtype != DType::kInt8 || out.shape != Shape{g.batch, g.out_h / size, g.out_w / size, g.out_c} ||
+      in.quant.scale.size() != 1 || out.quant.scale.size() != 1 || in.quant.scale[0] != out.quant.scale[0] ||
+      ZeroPoint(in) != ZeroPoint(out)) {
+    return {};
+  }
+  const PrepareContext pool_ctx{graph, pool, static_cast<int>(next), ctx.numerics};
+  auto range = QuantizedActivationRange(pool_ctx, o.activation, out);
+  if (!range.ok()) return {};
+  return kernels::MaxPoolAfterConv{size, range->first, range->second};
+}
+
 const int32_t* ConstantBias(const PrepareContext& ctx) {
   return ctx.has_input(2) ? ctx.input(2).data_as<int32_t>() : nullptr;
 }
@@ -411,6 +448,16 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
     const kernels::Int8GemmWeights packed =
         kernels::PackInt8ConvWeights(w.data_as<int8_t>(), g, ConstantBias(ctx), in_zp);
     const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
+    if (kernels::MaxPoolAfterConv pool = FusableMaxPool(ctx, g); pool.size > 0) {
+      pool.monotone = kernels::AccumulatorsStayMonotone(packed, requant);
+      // Pooling the accumulators requantizes a quarter of the values (2x2 windows) and
+      // never stores the convolution's output.
+      const int pool_out_t = ctx.graph.operators[ctx.op_index + 1].outputs[0];
+      *ctx.fused_with_next = [=](const Workspace& ws) {
+        kernels::ConvMaxPoolInt8Vnni(g, ws.Get<int8_t>(in_t), in_zp, packed, requant, pool,
+                                     ws.Mutable<int8_t>(pool_out_t));
+      };
+    }
     return EvalFn([=](const Workspace& ws) {
       kernels::ConvInt8Vnni(g, ws.Get<int8_t>(in_t), in_zp, packed, requant, ws.Mutable<int8_t>(out_t));
     });

@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "kernels/quantize.h"
+#include "kernels/quantize_avx512.h"
 #include "runtime/op_kernel.h"
 #include "runtime/op_util.h"
 
@@ -56,6 +57,11 @@ Result<EvalFn> PrepareQuantize(const PrepareContext& ctx) {
     kernels::QuantizeRule rule = kernels::QuantizeRule::kDoubleDivide;
     if (ctx.numerics == Numerics::kReference) rule = kernels::QuantizeRule::kFloatDivide;
     if (ctx.numerics == Numerics::kXnnpack && out.dtype != DType::kInt16) rule = kernels::QuantizeRule::kXnnpack;
+    if (out.dtype == DType::kInt8 && kernels::QuantizeAvx512Available()) {
+      return EvalFn([=](const Workspace& ws) {
+        kernels::QuantizeFloatToInt8Avx512(ws.Get<float>(in_t), n, out_scale, out_zp, rule, ws.Mutable<int8_t>(out_t));
+      });
+    }
     return ForQuantizedType(out.dtype, [&](auto tag) {
       using T = decltype(tag);
       return EvalFn([=](const Workspace& ws) {

@@ -10,6 +10,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/fully_connected.h"
+#include "kernels/pooling.h"
 #include "support/fixtures.h"
 
 namespace qaudit::kernels {
@@ -138,6 +139,68 @@ TEST(Int8GemmTest, ConvMatchesReference) {
                              << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w << " out_c "
                              << g.out_c;
   }
+}
+
+// CONV_2D then MAX_POOL_2D (non-overlapping VALID windows) fused, against the two
+// reference kernels: biases near the int32 limits and large multipliers make accumulators
+// that saturate or wrap, where the fused kernel must requantize before the maximum.
+TEST(Int8GemmTest, ConvMaxPoolMatchesReference) {
+  QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
+  std::mt19937 rng(23);
+  int monotone_trials = 0;
+  for (int trial = 0; trial < 600; ++trial) {
+    ConvGeometry g{};
+    g.batch = Uniform(rng, 1, 2), g.in_h = Uniform(rng, 1, 30), g.in_w = Uniform(rng, 1, 30);
+    g.in_c = Uniform(rng, 0, 2) == 0 ? 1 : Uniform(rng, 1, 40);
+    g.out_c = Uniform(rng, 1, 80);
+    g.filter_h = Uniform(rng, 1, 4), g.filter_w = Uniform(rng, 1, 4);
+    g.stride_h = Uniform(rng, 1, 2), g.stride_w = Uniform(rng, 1, 2);
+    g.dilation_h = Uniform(rng, 1, 2), g.dilation_w = trial % 7 == 0 ? 2 : 1;  // dilated: patches gathered
+    g.depth_multiplier = 1;
+    const bool same = Uniform(rng, 0, 1);
+    WindowAxis y, x;
+    if (!ComputeWindowAxis(same, g.in_h, g.filter_h, g.stride_h, g.dilation_h, &y) ||
+        !ComputeWindowAxis(same, g.in_w, g.filter_w, g.stride_w, g.dilation_w, &x) || y.out <= 0 || x.out <= 0) {
+      continue;
+    }
+    g.out_h = y.out, g.out_w = x.out, g.pad_top = y.pad, g.pad_left = x.pad;
+    if (trial % 23 == 0) g.pad_top = g.pad_left = 1 << 29;  // no padded image: the unfused fallback
+    MaxPoolAfterConv pool;
+    pool.size = Uniform(rng, 1, 3);
+    if (g.out_h < pool.size || g.out_w < pool.size) continue;
+    pool.act_min = Uniform(rng, 0, 1) ? -128 : Uniform(rng, -128, 0);
+    pool.act_max = Uniform(rng, 0, 1) ? 127 : Uniform(rng, pool.act_min, 127);
+    const Rounding rounding = kRoundings[trial % 3];
+    const OutputStage stage = RandomStage(rng, rounding, g.out_c, Uniform(rng, 0, 1));
+    const int32_t in_zp = ZeroPoint(rng);
+    const std::vector<int8_t> in = RandomBytes(rng, static_cast<size_t>(g.batch) * g.in_h * g.in_w * g.in_c);
+    const std::vector<int8_t> w = RandomBytes(rng, static_cast<size_t>(g.out_c) * g.patch_size());
+    const bool has_bias = Uniform(rng, 0, 3) != 0;
+    const std::vector<int32_t> bias = RandomBias(rng, g.out_c);
+    std::vector<int8_t> conv(static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.out_c);
+    const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
+    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), has_bias ? bias.data() : nullptr,
+                                                    stage, conv.data());
+    ConvGeometry p{};
+    p.batch = g.batch, p.in_h = g.out_h, p.in_w = g.out_w, p.in_c = p.out_c = g.out_c;
+    p.filter_h = p.filter_w = p.stride_h = p.stride_w = pool.size;
+    p.dilation_h = p.dilation_w = p.depth_multiplier = 1;
+    p.out_h = g.out_h / pool.size, p.out_w = g.out_w / pool.size;
+    const size_t out_size = static_cast<size_t>(p.batch) * p.out_h * p.out_w * p.out_c;
+    std::vector<int8_t> expected(out_size), got(out_size);
+    MaxPool<int8_t>(p, conv.data(), static_cast<int8_t>(pool.act_min), static_cast<int8_t>(pool.act_max),
+                    expected.data());
+    const Int8GemmWeights packed = PackInt8ConvWeights(w.data(), g, has_bias ? bias.data() : nullptr, in_zp);
+    const Int8Requantization requant = MakeInt8Requantization(stage);
+    // Half the trials skip the per-window check where AccumulatorsStayMonotone allows it.
+    pool.monotone = trial % 2 == 0 && AccumulatorsStayMonotone(packed, requant);
+    monotone_trials += pool.monotone;
+    ConvMaxPoolInt8Vnni(g, in.data(), in_zp, packed, requant, pool, got.data());
+    ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x"
+                             << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w << " out_c "
+                             << g.out_c << " pool " << pool.size << " monotone " << pool.monotone;
+  }
+  EXPECT_GT(monotone_trials, 20);
 }
 
 TEST(Int8GemmTest, DepthwiseMatchesReference) {

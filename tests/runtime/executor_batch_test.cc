@@ -91,5 +91,55 @@ TEST(ExecutorBatchTest, Int8ResultsDoNotDependOnBlocksOrThreads) {
   ExpectBatchIndependent(q->graph, images);
 }
 
+// A CONV_2D followed by a MAX_POOL_2D runs fused (ops_conv.cc) when no observer is
+// attached, and as two operators when one is: the outputs must be the same bytes, in every
+// numerics, with odd sizes (the pool drops the last row and column), 3x3 and 1x1 windows,
+// a convolution that two operators read (not fused) and a pool that overlaps (not fused).
+TEST(ExecutorBatchTest, FusedConvMaxPoolMatchesUnfused) {
+  GraphBuilder b(/*seed=*/5);
+  int x = b.Input("image", {1, 13, 13, 3});
+  x = b.MaxPool2D(b.Conv2D(x, 24, 3, 1, Padding::kSame, Activation::kRelu), 2, 2);  // fused, 13 -> 6
+  const int y = b.Conv2D(x, 40, 3, 1, Padding::kValid, Activation::kNone);        // 4x4, read twice
+  const int a = b.MaxPool2D(y, 3, 3);                                              // not fused
+  const int c = b.MaxPool2D(y, 2, 1);                                              // overlapping
+  const int d = b.MaxPool2D(b.Conv2D(c, 16, 1, 1, Padding::kValid, Activation::kRelu6), 3, 3);  // fused, 3x3
+  const int s = b.MaxPool2D(b.Conv2D(x, 8, 5, 2, Padding::kSame, Activation::kNone), 1, 1);     // fused, 1x1
+  x = b.FullyConnected(b.Reshape(a, {1, 40}), 7, Activation::kNone);
+  const Graph g = b.Finish({x, b.Reshape(d, {1, 16}), b.Reshape(s, {1, 3 * 3 * 8})});
+  HostTensor images;
+  images.dtype = DType::kFloat32;
+  images.shape = {40, 13, 13, 3};
+  std::vector<float> v(40 * 13 * 13 * 3);
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  for (float& f : v) f = u(rng);
+  images.bytes.resize(v.size() * sizeof(float));
+  std::memcpy(images.bytes.data(), v.data(), images.bytes.size());
+  auto stats = CalibrationStatistics::Collect(g, {images}, CollectOptions{.histograms = false});
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  const TensorRanges ranges = stats->GlobalRanges();
+  for (WeightGranularity granularity : {WeightGranularity::kDefault, WeightGranularity::kPerTensor}) {
+    QuantizeOptions qo;
+    qo.granularity = granularity;
+    auto q = Quantize(g, qo, &ranges);
+    ASSERT_TRUE(q.ok()) << q.status().message();
+    for (Numerics numerics : {Numerics::kReference, Numerics::kTflite, Numerics::kXnnpack}) {
+      ExecutorOptions options;
+      options.numerics = numerics;
+      options.num_threads = 1;
+      auto e = Executor::Create(q->graph, options);
+      ASSERT_TRUE(e.ok()) << e.status().message();
+      auto fused = (*e)->RunBatch({images});
+      auto unfused = (*e)->RunBatch({images}, {}, [](int, int64_t, const std::vector<const void*>&) {});
+      ASSERT_TRUE(fused.ok() && unfused.ok());
+      for (size_t k = 0; k < fused->size(); ++k) {
+        EXPECT_EQ(fused->at(k).bytes, unfused->at(k).bytes)
+            << "output " << k << " numerics " << NumericsName(numerics) << " granularity "
+            << static_cast<int>(granularity);
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace qaudit
