@@ -110,13 +110,20 @@ struct PaddedImage {
   int height = 0, width = 0;
   std::vector<T> data;  // [height][width][in_c], then kSlack
 };
-template <typename In, typename T, typename Convert>
-bool PadImage(const ConvGeometry& g, const In* in, int b, T zero, Convert convert, PaddedImage<T>* out) {
+// The padded image's height and width (every tap of every output pixel inside it); false
+// when that is far larger than the image.
+inline bool PaddedImageSize(const ConvGeometry& g, int64_t* height, int64_t* width) {
   const int64_t last_y = int64_t{g.out_h - 1} * g.stride_h + int64_t{g.filter_h - 1} * g.dilation_h;
   const int64_t last_x = int64_t{g.out_w - 1} * g.stride_w + int64_t{g.filter_w - 1} * g.dilation_w;
-  const int64_t height = std::max<int64_t>(last_y + 1, g.pad_top + g.in_h);
-  const int64_t width = std::max<int64_t>(last_x + 1, g.pad_left + g.in_w);
-  if (height * width > 4 * (static_cast<int64_t>(g.in_h) + 2) * (g.in_w + 2) + 4096) return false;
+  *height = std::max<int64_t>(last_y + 1, g.pad_top + g.in_h);
+  *width = std::max<int64_t>(last_x + 1, g.pad_left + g.in_w);
+  return *height * *width <= 4 * (static_cast<int64_t>(g.in_h) + 2) * (g.in_w + 2) + 4096;
+}
+
+template <typename In, typename T, typename Convert>
+bool PadImage(const ConvGeometry& g, const In* in, int b, T zero, Convert convert, PaddedImage<T>* out) {
+  int64_t height = 0, width = 0;
+  if (!PaddedImageSize(g, &height, &width)) return false;
   out->height = static_cast<int>(height), out->width = static_cast<int>(width);
   // Only the border is filled with `zero`: a 1x1 convolution's padded image is the image.
   out->data.resize(static_cast<size_t>(height * width) * g.in_c + PaddedImage<T>::kSlack);

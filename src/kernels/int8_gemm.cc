@@ -539,11 +539,8 @@ int RowsPerPass(int k_padded) { return std::clamp(32768 / k_padded / 24 * 24, 24
 // channel) are too short for the compiler's vector loop, and run byte by byte there.
 QAUDIT_VNNI bool PadImageUnsigned(const ConvGeometry& g, const int8_t* in, int b, uint8_t zero,
                                   PaddedImage<uint8_t>* out) {
-  const int64_t last_y = int64_t{g.out_h - 1} * g.stride_h + int64_t{g.filter_h - 1} * g.dilation_h;
-  const int64_t last_x = int64_t{g.out_w - 1} * g.stride_w + int64_t{g.filter_w - 1} * g.dilation_w;
-  const int64_t height = std::max<int64_t>(last_y + 1, g.pad_top + g.in_h);
-  const int64_t width = std::max<int64_t>(last_x + 1, g.pad_left + g.in_w);
-  if (height * width > 4 * (static_cast<int64_t>(g.in_h) + 2) * (g.in_w + 2) + 4096) return false;
+  int64_t height = 0, width = 0;
+  if (!PaddedImageSize(g, &height, &width)) return false;
   out->height = static_cast<int>(height), out->width = static_cast<int>(width);
   out->data.resize(static_cast<size_t>(height * width) * g.in_c + PaddedImage<uint8_t>::kSlack);
   uint8_t* data = out->data.data();

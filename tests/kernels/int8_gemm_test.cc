@@ -66,6 +66,17 @@ std::vector<int32_t> RandomBias(std::mt19937& rng, int n) {
   return v;
 }
 
+// The output size and padding of `g` for SAME or VALID; false when there is no output.
+bool SetOutputWindow(bool same, ConvGeometry& g) {
+  WindowAxis y, x;
+  if (!ComputeWindowAxis(same, g.in_h, g.filter_h, g.stride_h, g.dilation_h, &y) ||
+      !ComputeWindowAxis(same, g.in_w, g.filter_w, g.stride_w, g.dilation_w, &x) || y.out <= 0 || x.out <= 0) {
+    return false;
+  }
+  g.out_h = y.out, g.out_w = x.out, g.pad_top = y.pad, g.pad_left = x.pad;
+  return true;
+}
+
 TEST(Int8GemmTest, RequantizeMatchesOutputStage) {
   QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
   std::mt19937 rng(7);
@@ -111,13 +122,7 @@ TEST(Int8GemmTest, ConvMatchesReference) {
     const int max_dilation = trial % 10 == 0 ? 30 : 2;
     g.dilation_h = Uniform(rng, 1, max_dilation), g.dilation_w = Uniform(rng, 1, max_dilation);
     g.depth_multiplier = 1;
-    const bool same = Uniform(rng, 0, 1);
-    WindowAxis y, x;
-    if (!ComputeWindowAxis(same, g.in_h, g.filter_h, g.stride_h, g.dilation_h, &y) ||
-        !ComputeWindowAxis(same, g.in_w, g.filter_w, g.stride_w, g.dilation_w, &x) || y.out <= 0 || x.out <= 0) {
-      continue;
-    }
-    g.out_h = y.out, g.out_w = x.out, g.pad_top = y.pad, g.pad_left = x.pad;
+    if (!SetOutputWindow(Uniform(rng, 0, 1) == 1, g)) continue;
     // XNNPACK's wrapped SAME padding (every tap outside), as ops_conv.cc sets it: the
     // padded image cannot be materialised and patches are gathered.
     if (trial % 17 == 0) g.pad_top = g.pad_left = 1 << 29;
@@ -157,13 +162,7 @@ TEST(Int8GemmTest, ConvMaxPoolMatchesReference) {
     g.stride_h = Uniform(rng, 1, 2), g.stride_w = Uniform(rng, 1, 2);
     g.dilation_h = Uniform(rng, 1, 2), g.dilation_w = trial % 7 == 0 ? 2 : 1;  // dilated: patches gathered
     g.depth_multiplier = 1;
-    const bool same = Uniform(rng, 0, 1);
-    WindowAxis y, x;
-    if (!ComputeWindowAxis(same, g.in_h, g.filter_h, g.stride_h, g.dilation_h, &y) ||
-        !ComputeWindowAxis(same, g.in_w, g.filter_w, g.stride_w, g.dilation_w, &x) || y.out <= 0 || x.out <= 0) {
-      continue;
-    }
-    g.out_h = y.out, g.out_w = x.out, g.pad_top = y.pad, g.pad_left = x.pad;
+    if (!SetOutputWindow(Uniform(rng, 0, 1) == 1, g)) continue;
     if (trial % 23 == 0) g.pad_top = g.pad_left = 1 << 29;  // no padded image: the unfused fallback
     MaxPoolAfterConv pool;
     pool.size = Uniform(rng, 1, 3);
@@ -213,13 +212,7 @@ TEST(Int8GemmTest, DepthwiseMatchesReference) {
     g.filter_h = Uniform(rng, 1, 5), g.filter_w = Uniform(rng, 1, 5);
     g.stride_h = Uniform(rng, 1, 3), g.stride_w = Uniform(rng, 1, 3);
     g.dilation_h = Uniform(rng, 1, 2), g.dilation_w = Uniform(rng, 1, 2);
-    const bool same = Uniform(rng, 0, 1);
-    WindowAxis y, x;
-    if (!ComputeWindowAxis(same, g.in_h, g.filter_h, g.stride_h, g.dilation_h, &y) ||
-        !ComputeWindowAxis(same, g.in_w, g.filter_w, g.stride_w, g.dilation_w, &x) || y.out <= 0 || x.out <= 0) {
-      continue;
-    }
-    g.out_h = y.out, g.out_w = x.out, g.pad_top = y.pad, g.pad_left = x.pad;
+    if (!SetOutputWindow(Uniform(rng, 0, 1) == 1, g)) continue;
     const Rounding rounding = kRoundings[trial % 3];
     const OutputStage stage = RandomStage(rng, rounding, g.out_c, Uniform(rng, 0, 1));
     const int32_t in_zp = ZeroPoint(rng);
