@@ -411,12 +411,18 @@ TEST_F(AuditRunTest, RunsThePlanAndTheSameSeedGivesTheSameNumbers) {
     EXPECT_GE(c.delta_top1.high, c.delta_top1.estimate - 1e-12) << c.method;
     EXPECT_LE(c.delta_top1.low, c.delta_top1.estimate + 1e-12) << c.method;
     EXPECT_NEAR(c.delta_top1.estimate, c.top1 - c.float_top1, 1e-9);
-    if (c.variant == "clean") EXPECT_EQ(c.samples, 600);
-    if (c.variant == "long-tail") EXPECT_LT(c.samples, 600);
+    if (c.variant == "clean") {
+      EXPECT_EQ(c.samples, 600);
+    }
+    if (c.variant == "long-tail") {
+      EXPECT_LT(c.samples, 600);
+    }
     // The clamped-input control exists exactly where the model's input is quantized and the data shifted.
     const bool quantized_input = c.method.rfind("int8", 0) == 0 || c.method.rfind("qat", 0) == 0;
     EXPECT_EQ(c.clamped_float_top1 >= 0, quantized_input && c.variant != "clean") << c.method << " " << c.variant;
-    if (c.method == "float16" && c.variant == "clean") EXPECT_GT(c.agreement, 0.99);
+    if (c.method == "float16" && c.variant == "clean") {
+      EXPECT_GT(c.agreement, 0.99);
+    }
   }
   EXPECT_EQ(methods, 5 * 3 * 2);
   EXPECT_EQ(sizes, 3);
@@ -425,8 +431,12 @@ TEST_F(AuditRunTest, RunsThePlanAndTheSameSeedGivesTheSameNumbers) {
   for (const MethodCost& c : r.costs) {
     ASSERT_EQ(c.latency.size(), 1u);
     EXPECT_GT(c.bytes, 0);
-    if (c.method == "float16") EXPECT_NEAR(c.size_ratio, 2.0, 0.05);
-    if (c.method == "int8/minmax") EXPECT_GT(c.size_ratio, 3.5);
+    if (c.method == "float16") {
+      EXPECT_NEAR(c.size_ratio, 2.0, 0.05);
+    }
+    if (c.method == "int8/minmax") {
+      EXPECT_GT(c.size_ratio, 3.5);
+    }
   }
   ASSERT_EQ(r.diagnoses.size(), 1u);
   EXPECT_FALSE(r.diagnoses[0].layers.empty());
