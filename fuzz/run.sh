@@ -7,7 +7,7 @@
 # Environment:
 #   BUILD      the fuzz build tree (default: <repo>/build-fuzz); configured and built here
 #              with clang if it does not exist yet
-#   FIXTURES   folder of .tflite seed models (default: <repo>/../shared/fixtures)
+#   FIXTURES   folder of .tflite seed models (default: <repo>/tests/fixtures)
 #   MAX_LEN    largest input the fuzzer makes, in bytes (default 262144); bigger fixture
 #              models still seed the corpus through their one-operator cuts
 #
@@ -22,7 +22,7 @@ MINUTES=${1:-10}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(dirname "$HERE")
 BUILD=${BUILD:-$REPO/build-fuzz}
-FIXTURES=${FIXTURES:-$REPO/../shared/fixtures}
+FIXTURES=${FIXTURES:-$REPO/tests/fixtures}
 MAX_LEN=${MAX_LEN:-262144}
 
 if [[ ! -x $BUILD/fuzz/reader_fuzzer || ! -x $BUILD/fuzz/fuzz_seeds ]]; then

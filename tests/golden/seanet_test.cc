@@ -1,4 +1,4 @@
-// The 16 single-layer 16x8 models of ../shared/fixtures/tflite-micro/seanet must give
+// The 16 single-layer 16x8 models of tests/fixtures/tflite-micro/seanet must give
 // exactly the outputs TFLite's interpreter produced (the *_golden_int16.csv files), in
 // every numerics mode (no runtime delegates int16 ops, so all three agree).
 #include <gtest/gtest.h>

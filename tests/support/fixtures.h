@@ -30,14 +30,11 @@ inline int64_t EnvInt(const char* name, int64_t fallback) {
 
 }  // namespace qaudit::testing
 
-// Skips the calling test, saying why, when the shared fixtures are not on this machine.
-#define QAUDIT_REQUIRE_FIXTURES()                                                          \
-  do {                                                                                     \
-    if (!std::filesystem::exists(::qaudit::testing::FixturesDir())) {                      \
-      GTEST_SKIP() << "fixtures folder " << ::qaudit::testing::FixturesDir()               \
-                   << " is missing (set QAUDIT_FIXTURES)";                                 \
-    }                                                                                      \
-  } while (0)
+// Fails the calling test when the fixture models are missing: they are part of the
+// repository (tests/fixtures), so their absence is a broken checkout or QAUDIT_FIXTURES.
+#define QAUDIT_REQUIRE_FIXTURES()                                                  \
+  ASSERT_TRUE(std::filesystem::exists(::qaudit::testing::FixturesDir()))           \
+      << "fixtures folder " << ::qaudit::testing::FixturesDir() << " is missing (tests/fixtures, or set QAUDIT_FIXTURES)"
 
 // Fails the calling test when Debian's dataset-fashion-mnist is missing: it is a declared
 // dependency (scripts/install-deps.sh installs it), so its absence is a broken set-up.

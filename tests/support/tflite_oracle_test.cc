@@ -2,7 +2,7 @@
 // node_modules and the shared fixtures; skips (with the reason) when they are missing:
 //   QAUDIT_ORACLE_DIR=<repo>/tools/tflite-oracle
 //   TFLITE_ORACLE_NODE_MODULES=<dir holding @tensorflow/tfjs-tflite>  (or <oracle dir>/node_modules)
-//   QAUDIT_FIXTURES=<fixtures dir>  (default /work/shared/fixtures)
+//   QAUDIT_FIXTURES=<fixtures dir>  (default tests/fixtures, as CMake passes it)
 #include "tests/support/tflite_oracle.h"
 
 #include <gtest/gtest.h>
@@ -46,20 +46,16 @@ class TfliteOracleTest : public ::testing::Test {
  protected:
   void SetUp() override {
     const std::string oracle_dir = OracleSetting("QAUDIT_ORACLE_DIR", QAUDIT_ORACLE_DIR_DEFAULT);
-    if (oracle_dir.empty()) {
-      GTEST_SKIP() << "QAUDIT_ORACLE_DIR is not set (point it at tools/tflite-oracle)";
-    }
+    ASSERT_FALSE(oracle_dir.empty()) << "QAUDIT_ORACLE_DIR is not set (point it at tools/tflite-oracle)";
     node_modules_ = OracleSetting("TFLITE_ORACLE_NODE_MODULES", QAUDIT_ORACLE_NODE_MODULES_DEFAULT);
-    if (node_modules_.empty() && !fs::exists(fs::path(oracle_dir) / "node_modules")) {
-      GTEST_SKIP() << "TFLITE_ORACLE_NODE_MODULES is not set and " << oracle_dir
-                   << "/node_modules does not exist (run `npm ci --omit=peer` there)";
-    }
+    ASSERT_TRUE(!node_modules_.empty() || fs::exists(fs::path(oracle_dir) / "node_modules"))
+        << "TFLITE_ORACLE_NODE_MODULES is not set and " << oracle_dir
+        << "/node_modules does not exist (run `npm ci --omit=peer` there)";
     const std::string fixtures = OracleSetting("QAUDIT_FIXTURES", QAUDIT_FIXTURES_DIR);
     hello_world_ = fixtures + "/tflite-micro/hello_world_int8.tflite";
     person_detect_ = fixtures + "/tflite-micro/person_detect.tflite";
-    if (!fs::exists(hello_world_) || !fs::exists(person_detect_)) {
-      GTEST_SKIP() << "fixtures not found under " << fixtures << " (set QAUDIT_FIXTURES)";
-    }
+    ASSERT_TRUE(fs::exists(hello_world_) && fs::exists(person_detect_))
+        << "fixtures not found under " << fixtures << " (tests/fixtures, or set QAUDIT_FIXTURES)";
 
     std::string pattern = (fs::temp_directory_path() / "tflite_oracle_test_XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
@@ -151,7 +147,8 @@ TEST_F(TfliteOracleTest, DeadChildIsAnErrorNamingItNotAHang) {
 class MisbehavingOracleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (OracleSetting("QAUDIT_ORACLE_DIR", QAUDIT_ORACLE_DIR_DEFAULT).empty()) GTEST_SKIP() << "QAUDIT_ORACLE_DIR is not set (Node is needed)";
+    ASSERT_FALSE(OracleSetting("QAUDIT_ORACLE_DIR", QAUDIT_ORACLE_DIR_DEFAULT).empty())
+        << "QAUDIT_ORACLE_DIR is not set (Node is needed)";
     std::string pattern = (fs::temp_directory_path() / "tflite_oracle_fake_XXXXXX").string();
     ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     tmp_ = pattern;

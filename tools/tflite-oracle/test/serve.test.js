@@ -1,7 +1,7 @@
 'use strict';
 // End-to-end test of serve.js through its stdin/stdout protocol, the way the C++ client
 // uses it. Needs node_modules (npm ci --omit=peer, or TFLITE_ORACLE_NODE_MODULES) and the
-// shared fixtures ($QAUDIT_FIXTURES, default /work/shared/fixtures); skips without them.
+// fixtures ($QAUDIT_FIXTURES, default the repository's tests/fixtures); skips without them.
 // Run: node --test test/
 const test = require('node:test');
 const assert = require('node:assert');
@@ -13,7 +13,7 @@ const readline = require('node:readline');
 const { findWasmDir } = require('../lib/runtime');
 const { readNpy, writeNpy } = require('../lib/npy');
 
-const FIXTURES = process.env.QAUDIT_FIXTURES || '/work/shared/fixtures';
+const FIXTURES = process.env.QAUDIT_FIXTURES || path.join(__dirname, '..', '..', '..', 'tests', 'fixtures');
 const HELLO = path.join(FIXTURES, 'tflite-micro', 'hello_world_int8.tflite');
 const PERSON = path.join(FIXTURES, 'tflite-micro', 'person_detect.tflite');
 const SPEECH = path.join(FIXTURES, 'tflite-micro', 'micro_speech_quantized.tflite');
