@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "audit/variants.h"
 #include "qaudit/stats.h"
 
 namespace qaudit::audit {
@@ -195,9 +196,7 @@ class Judge {
   stats::Interval Paired(const CellResult& a, const CellResult& b, const std::string& what) {
     const auto& ca = correctness_.at(CellKey(a.model, a.method, a.calibration, a.variant, a.numerics));
     const auto& cb = correctness_.at(CellKey(b.model, b.method, b.calibration, b.variant, b.numerics));
-    uint64_t seed = r_.plan.seed;
-    for (unsigned char ch : what) seed = seed * 1099511628211ull ^ ch;
-    return stats::PairedBootstrapDelta(ca, cb, r_.plan.confidence, r_.plan.resamples, seed);
+    return stats::PairedBootstrapDelta(ca, cb, r_.plan.confidence, r_.plan.resamples, HashText(what, r_.plan.seed));
   }
 
   void CalibrationSize(const ClaimDefinition& d, const std::string& model, std::vector<ClaimVerdict>& out) {

@@ -18,6 +18,7 @@
 #include "audit/claims.h"
 #include "audit/variants.h"
 #include "core/values.h"
+#include "core/file_io.h"
 #include "core/sha256.h"
 #include "qaudit/audit.h"
 #include "qaudit/data.h"
@@ -253,17 +254,9 @@ std::string HashBatch(const LabelledBatch& b) {
   return h.HexDigest();
 }
 
-Result<std::string> HashFile(const std::string& path, int64_t* bytes) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status::NotFound(path + ": cannot open");
+std::string HashBytes(const std::vector<uint8_t>& bytes) {
   Sha256 h;
-  std::vector<char> buf(1 << 16);
-  *bytes = 0;
-  while (in) {
-    in.read(buf.data(), static_cast<std::streamsize>(buf.size()));
-    h.Update(buf.data(), static_cast<size_t>(in.gcount()));
-    *bytes += in.gcount();
-  }
+  h.Update(bytes.data(), bytes.size());
   return h.HexDigest();
 }
 
@@ -462,8 +455,11 @@ Result<AuditReport> RunAudit(const AuditInput& input, const Plan& plan, const Au
     for (size_t j = 0; j < i; ++j) {
       if (models[j].label == m.label) return Status::InvalidArgument("two models are labelled '" + m.label + "'");
     }
-    QAUDIT_ASSIGN_OR_RETURN(m.graph, ReadTfliteFile(m.path));
-    QAUDIT_ASSIGN_OR_RETURN(m.sha256, HashFile(m.path, &m.bytes));
+    // Read once: the same bytes are parsed, hashed for the report and counted for the size.
+    QAUDIT_ASSIGN_OR_RETURN(std::vector<uint8_t> file, ReadWholeFile(m.path));
+    QAUDIT_ASSIGN_OR_RETURN(m.graph, ReadTflite(file.data(), file.size(), m.path));
+    m.sha256 = HashBytes(file);
+    m.bytes = static_cast<int64_t>(file.size());
     if (m.graph.inputs.size() != 1 || m.graph.outputs.empty()) {
       return Status::Unsupported(m.path + ": the audit takes models with one input (this one has " +
                                  std::to_string(m.graph.inputs.size()) + ")");

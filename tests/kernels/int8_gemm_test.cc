@@ -66,6 +66,32 @@ std::vector<int32_t> RandomBias(std::mt19937& rng, int n) {
   return v;
 }
 
+// A random int8 CONV_2D on geometry `g` and its reference output (ConvQuantized).
+struct ConvCase {
+  OutputStage stage;
+  int32_t in_zp = 0;
+  std::vector<int8_t> in, w;
+  bool has_bias = false;
+  std::vector<int32_t> bias;
+  std::vector<int8_t> reference;
+  const int32_t* bias_or_null() const { return has_bias ? bias.data() : nullptr; }
+};
+
+ConvCase DrawConvCase(std::mt19937& rng, const ConvGeometry& g, Rounding rounding) {
+  ConvCase c;
+  c.stage = RandomStage(rng, rounding, g.out_c, Uniform(rng, 0, 1));
+  c.in_zp = ZeroPoint(rng);
+  c.in = RandomBytes(rng, static_cast<size_t>(g.batch) * g.in_h * g.in_w * g.in_c);
+  c.w = RandomBytes(rng, static_cast<size_t>(g.out_c) * g.patch_size());
+  c.has_bias = Uniform(rng, 0, 3) != 0;
+  c.bias = RandomBias(rng, g.out_c);
+  c.reference.resize(static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.out_c);
+  const std::vector<int16_t> w16 = CenteredWeights(c.w.data(), static_cast<int64_t>(c.w.size()), 0);
+  ConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, c.in.data(), c.in_zp, w16.data(), c.bias_or_null(), c.stage,
+                                                  c.reference.data());
+  return c;
+}
+
 // The output size and padding of `g` for SAME or VALID; false when there is no output.
 bool SetOutputWindow(bool same, ConvGeometry& g) {
   WindowAxis y, x;
@@ -127,22 +153,13 @@ TEST(Int8GemmTest, ConvMatchesReference) {
     // padded image cannot be materialised and patches are gathered.
     if (trial % 17 == 0) g.pad_top = g.pad_left = 1 << 29;
     const Rounding rounding = kRoundings[trial % 3];
-    const OutputStage stage = RandomStage(rng, rounding, g.out_c, Uniform(rng, 0, 1));
-    const int32_t in_zp = ZeroPoint(rng);
-    const std::vector<int8_t> in = RandomBytes(rng, static_cast<size_t>(g.batch) * g.in_h * g.in_w * g.in_c);
-    const std::vector<int8_t> w = RandomBytes(rng, static_cast<size_t>(g.out_c) * g.patch_size());
-    const bool has_bias = Uniform(rng, 0, 3) != 0;
-    const std::vector<int32_t> bias = RandomBias(rng, g.out_c);
-    const size_t out_size = static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.out_c;
-    std::vector<int8_t> expected(out_size), got(out_size);
-    const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
-    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), has_bias ? bias.data() : nullptr,
-                                                    stage, expected.data());
-    const Int8GemmWeights packed = PackInt8ConvWeights(w.data(), g, has_bias ? bias.data() : nullptr, in_zp);
-    ConvInt8Vnni(g, in.data(), in_zp, packed, MakeInt8Requantization(stage), got.data());
-    ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x"
-                             << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w << " out_c "
-                             << g.out_c;
+    const ConvCase c = DrawConvCase(rng, g, rounding);
+    std::vector<int8_t> got(c.reference.size());
+    const Int8GemmWeights packed = PackInt8ConvWeights(c.w.data(), g, c.bias_or_null(), c.in_zp);
+    ConvInt8Vnni(g, c.in.data(), c.in_zp, packed, MakeInt8Requantization(c.stage), got.data());
+    ASSERT_EQ(got, c.reference) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h
+                                << "x" << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w
+                                << " out_c " << g.out_c;
   }
 }
 
@@ -170,16 +187,7 @@ TEST(Int8GemmTest, ConvMaxPoolMatchesReference) {
     pool.act_min = Uniform(rng, 0, 1) ? -128 : Uniform(rng, -128, 0);
     pool.act_max = Uniform(rng, 0, 1) ? 127 : Uniform(rng, pool.act_min, 127);
     const Rounding rounding = kRoundings[trial % 3];
-    const OutputStage stage = RandomStage(rng, rounding, g.out_c, Uniform(rng, 0, 1));
-    const int32_t in_zp = ZeroPoint(rng);
-    const std::vector<int8_t> in = RandomBytes(rng, static_cast<size_t>(g.batch) * g.in_h * g.in_w * g.in_c);
-    const std::vector<int8_t> w = RandomBytes(rng, static_cast<size_t>(g.out_c) * g.patch_size());
-    const bool has_bias = Uniform(rng, 0, 3) != 0;
-    const std::vector<int32_t> bias = RandomBias(rng, g.out_c);
-    std::vector<int8_t> conv(static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.out_c);
-    const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
-    ConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), has_bias ? bias.data() : nullptr,
-                                                    stage, conv.data());
+    const ConvCase c = DrawConvCase(rng, g, rounding);
     ConvGeometry p{};
     p.batch = g.batch, p.in_h = g.out_h, p.in_w = g.out_w, p.in_c = p.out_c = g.out_c;
     p.filter_h = p.filter_w = p.stride_h = p.stride_w = pool.size;
@@ -187,14 +195,14 @@ TEST(Int8GemmTest, ConvMaxPoolMatchesReference) {
     p.out_h = g.out_h / pool.size, p.out_w = g.out_w / pool.size;
     const size_t out_size = static_cast<size_t>(p.batch) * p.out_h * p.out_w * p.out_c;
     std::vector<int8_t> expected(out_size), got(out_size);
-    MaxPool<int8_t>(p, conv.data(), static_cast<int8_t>(pool.act_min), static_cast<int8_t>(pool.act_max),
+    MaxPool<int8_t>(p, c.reference.data(), static_cast<int8_t>(pool.act_min), static_cast<int8_t>(pool.act_max),
                     expected.data());
-    const Int8GemmWeights packed = PackInt8ConvWeights(w.data(), g, has_bias ? bias.data() : nullptr, in_zp);
-    const Int8Requantization requant = MakeInt8Requantization(stage);
+    const Int8GemmWeights packed = PackInt8ConvWeights(c.w.data(), g, c.bias_or_null(), c.in_zp);
+    const Int8Requantization requant = MakeInt8Requantization(c.stage);
     // Half the trials skip the per-window check where AccumulatorsStayMonotone allows it.
     pool.monotone = trial % 2 == 0 && AccumulatorsStayMonotone(packed, requant);
     monotone_trials += pool.monotone;
-    ConvMaxPoolInt8Vnni(g, in.data(), in_zp, packed, requant, pool, got.data());
+    ConvMaxPoolInt8Vnni(g, c.in.data(), c.in_zp, packed, requant, pool, got.data());
     ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x"
                              << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w << " out_c "
                              << g.out_c << " pool " << pool.size << " monotone " << pool.monotone;
