@@ -3,8 +3,10 @@
 // ReLU, FC 10; 4.24 M MAC per image) in float32 and int8 (quantized by qaudit from
 // Fashion-MNIST calibration, as TFLite's converter does) at batch 256 with 1 and 2 threads
 // and at batch 1, and the int8 MobileNetV2 fixture at batch 1. Weights are seeded random
-// (speed does not depend on them). Prints the median of --runs runs, the fraction of the
-// VNNI limit (about 360 G int8 MAC/s per core here) and the int8-over-float speed-up.
+// (speed does not depend on them). Prints the median of --runs runs, the fraction of this
+// machine's multiply-accumulate limit each reaches (measured first: int8 rows against the
+// int8 limit, VNNI here, float rows against the FMA limit) and the int8-over-float speed-up
+// next to the ratio of the two limits.
 //
 //   bench/inference_bench [--runs N] [--numerics MODE] [--mobilenet PATH] [--only LABEL-PREFIX]
 //                         [--write-cnn PREFIX]   (writes PREFIX_float.tflite and PREFIX_int8.tflite)
@@ -19,6 +21,7 @@
 #include "qaudit/calibrate.h"
 #include "qaudit/data.h"
 #include "qaudit/executor.h"
+#include "qaudit/hardware.h"
 #include "qaudit/quantize.h"
 #include "qaudit/tflite.h"
 #include "qaudit/train.h"
@@ -26,8 +29,6 @@
 
 namespace qaudit {
 namespace {
-
-constexpr double kVnniMacsPerCore = 360e9;
 
 // The zoo's cnn with its seeded initial weights (speed does not depend on them).
 Graph BuildCnn() {
@@ -123,8 +124,9 @@ struct Row {
   double images_per_second, ms_per_image;
 };
 
+// `limit`: one core's multiply-accumulates per second in the instructions the rows' type uses.
 Row Measure(const char* label, const Graph& g, const HostTensor& all, int batch, int threads, Numerics numerics,
-            int runs) {
+            int runs, double limit) {
   ExecutorOptions options;
   options.numerics = numerics;
   options.num_threads = threads;
@@ -139,9 +141,8 @@ Row Measure(const char* label, const Graph& g, const HostTensor& all, int batch,
   const double seconds = MedianSeconds(**e, input, runs);
   const double gmacs = CountMacs(g) * batch / seconds / 1e9;
   const Row row{batch / seconds, seconds / batch * 1e3};
-  std::printf("%-28s batch %3d threads %d: %9.0f img/s %8.4f ms/img %7.1f GMAC/s (%4.1f%% of VNNI limit)\n", label,
-              batch, threads, row.images_per_second, row.ms_per_image, gmacs,
-              100.0 * gmacs * 1e9 / (kVnniMacsPerCore * threads));
+  std::printf("%-28s batch %3d threads %d: %9.0f img/s %8.4f ms/img %7.1f GMAC/s (%4.1f%% of the limit)\n", label,
+              batch, threads, row.images_per_second, row.ms_per_image, gmacs, 100.0 * gmacs * 1e9 / (limit * threads));
   // For bench/peers/run_peers.sh, in the peers' format.
   std::printf("RESULT qaudit %s %.1f %.5f\n", label, row.images_per_second, row.ms_per_image);
   std::fflush(stdout);
@@ -180,6 +181,10 @@ int Main(int argc, char** argv) {
     }
   }
   std::printf("numerics %s, median of %d runs\n", NumericsName(numerics), runs);
+  const PeakRates peak = MeasurePeakRates(0.05);
+  std::printf("limits per core: int8 %.1f GMAC/s (%s), fp32 %.1f GMAC/s (%s); ratio %.2fx\n",
+              peak.int8_macs_per_second / 1e9, peak.int8_instructions.c_str(), peak.fp32_macs_per_second / 1e9,
+              peak.fp32_instructions.c_str(), peak.int8_over_fp32());
   if (only.empty() || only.rfind("cnn", 0) == 0) {
     const Graph cnn = BuildCnn();
     const HostTensor images = Images(256);
@@ -220,11 +225,13 @@ int Main(int argc, char** argv) {
         rows.push_back({});
         continue;
       }
-      rows.push_back(Measure(name.c_str(), *w.graph, images, w.batch, w.threads, numerics, runs));
+      const double limit = w.graph == &q ? peak.int8_macs_per_second : peak.fp32_macs_per_second;
+      rows.push_back(Measure(name.c_str(), *w.graph, images, w.batch, w.threads, numerics, runs, limit));
     }
     if (rows[0].images_per_second > 0 && rows[3].images_per_second > 0) {
-      std::printf("int8 over float, 1 thread: batch 256 %.2fx, batch 1 %.2fx (hardware MAC ratio ~2.8x)\n",
-                  rows[0].images_per_second / rows[3].images_per_second, rows[5].ms_per_image / rows[2].ms_per_image);
+      std::printf("int8 over float, 1 thread: batch 256 %.2fx, batch 1 %.2fx (hardware MAC ratio %.2fx)\n",
+                  rows[0].images_per_second / rows[3].images_per_second, rows[5].ms_per_image / rows[2].ms_per_image,
+                  peak.int8_over_fp32());
     }
   }
   if (only.empty() || only.rfind("mobilenet", 0) == 0) {
@@ -234,7 +241,7 @@ int Main(int argc, char** argv) {
       return 1;
     }
     std::printf("mobilenet_v2: %lld MAC per image\n", static_cast<long long>(CountMacs(*g)));
-    Measure("mobilenet_v2 int8 b1 t1", *g, RandomInput(*g, 1), 1, 1, numerics, runs);
+    Measure("mobilenet_v2 int8 b1 t1", *g, RandomInput(*g, 1), 1, 1, numerics, runs, peak.int8_macs_per_second);
   }
   return 0;
 }

@@ -12,6 +12,7 @@ packages=(
   clang libclang-rt-14-dev
   dataset-fashion-mnist
   chromium  # headless browser: the report test renders report.html
+  qemu-user  # runs the tests' binary as a CPU without AVX-512 (the portable kernels)
 )
 
 missing=()

@@ -40,10 +40,10 @@ for line in open(sys.argv[1]):
         continue
     tool, workload = f[1], " ".join(f[2:-2]).replace("cnn ", "")
     results.setdefault(workload, {})[tool] = float(f[-2])
-print(f"{'workload':<18}{'qaudit img/s':>14}{'pytorch':>10}{'ratio':>8}{'onnxrt':>10}{'ratio':>8}")
+print(f"{'workload':<24}{'qaudit img/s':>14}{'pytorch':>10}{'ratio':>8}{'onnxrt':>10}{'ratio':>8}")
 for workload, r in results.items():
     q = r.get("qaudit")
-    row = f"{workload:<18}{q if q else float('nan'):>14.0f}"
+    row = f"{workload:<24}{q if q else float('nan'):>14.0f}"
     for peer in ("pytorch", "onnxruntime"):
         p = r.get(peer)
         row += f"{p:>10.0f}{q / p:>8.2f}" if p and q else f"{'-':>10}{'-':>8}"

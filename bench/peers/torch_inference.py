@@ -1,13 +1,16 @@
 """PyTorch's side of bench/inference_bench.cc: the same cnn (random weights, the model of
 torch_calibration.py) in float32 and int8 (eager-mode PTQ with the oneDNN engine, calibrated
 on 256 Fashion-MNIST training images), timed at batch 256 with 1 and 2 threads and at batch
-1 with 1 thread; each figure is the median of --runs runs. Also exports both models to ONNX
-for ort_inference.js (--onnx-dir). Prints one `RESULT <peer> <workload> <img/s> <ms/img>`
-line per figure.
+1 with 1 thread; and torchvision's quantizable MobileNetV2 (random weights, the architecture
+of the int8 MobileNetV2 fixture, oneDNN PTQ calibrated on random images) at batch 1 with 1
+thread. Each figure is the median of --runs runs. Also exports the models to ONNX for
+ort_inference.js (--onnx-dir). Prints one `RESULT <peer> <workload> <img/s> <ms/img>` line
+per figure.
 
     /usr/bin/python3 bench/peers/torch_inference.py [--runs R] [--onnx-dir DIR]
 
-Needs Debian's python3-torch and python3-numpy (benchmarks only, not project dependencies).
+Needs Debian's python3-torch, python3-torchvision and python3-numpy (benchmarks only, not
+project dependencies); without torchvision the MobileNetV2 row is left out.
 """
 import argparse
 import os
@@ -44,6 +47,24 @@ def report(label, model, images, batch, threads, runs):
     print(f"RESULT pytorch {label} b{batch} t{threads} {batch / seconds:.1f} {seconds / batch * 1e3:.5f}", flush=True)
 
 
+def quantized_mobilenet_v2():
+    """torchvision's quantizable MobileNetV2 with random weights, fused and PTQ-converted for
+    the oneDNN engine, or None without torchvision."""
+    try:
+        from torchvision.models.quantization import mobilenet_v2
+    except ImportError:
+        print("torchvision not installed: no MobileNetV2 row", file=sys.stderr)
+        return None
+    model = mobilenet_v2(weights=None, quantize=False).eval()
+    model.fuse_model()
+    model.qconfig = tq.get_default_qconfig("onednn")
+    tq.prepare(model, inplace=True)
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.rand(8, 3, 224, 224))
+    return tq.convert(model, inplace=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
@@ -69,7 +90,14 @@ def main():
         for batch, threads in ((256, 1), (256, 2), (1, 1)):
             report(label, model, images, batch, threads, args.runs)
 
+    mobilenet = quantized_mobilenet_v2()
+    if mobilenet is not None:
+        report("mobilenet_v2 int8", mobilenet, torch.rand(1, 3, 224, 224), 1, 1, args.runs)
+
     if args.onnx_dir:
+        if mobilenet is not None:
+            torch.onnx.export(mobilenet, torch.rand(1, 3, 224, 224), os.path.join(args.onnx_dir, "mobilenet_v2_int8.onnx"),
+                              opset_version=13, input_names=["x"], output_names=["y"])
         x = images[:1]
         for name, model in (("cnn_float.onnx", float_model), ("cnn_int8.onnx", int8_model)):
             torch.onnx.export(model, x, os.path.join(args.onnx_dir, name), opset_version=13, input_names=["x"],

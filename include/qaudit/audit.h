@@ -16,6 +16,7 @@
 #include "qaudit/calibrate.h"
 #include "qaudit/debug.h"
 #include "qaudit/executor.h"
+#include "qaudit/hardware.h"
 #include "qaudit/quantize.h"
 #include "qaudit/stats.h"
 #include "qaudit/status.h"
@@ -230,7 +231,7 @@ struct AuditReport {
   std::vector<ModelInfo> models;
   std::vector<DataInfo> data;
   std::string machine;  // CPU model, features used, threads
-  double hardware_int8_over_fp32 = 2.8;  // MAC throughput ratio quoted for this CPU kind
+  PeakRates hardware;  // one core's multiply-accumulate throughput, measured by the audit
   std::vector<CellResult> cells;
   std::vector<MethodCost> costs;
   std::vector<LayerDiagnosis> diagnoses;

@@ -139,10 +139,11 @@ class Judge {
       v.measured = Format("%.2fx [%.2f, %.2f]", l.speedup.estimate, l.speedup.low, l.speedup.high) +
                    Format(" (%.4f vs %.4f ms/sample)", l.ms_per_sample, l.float_ms_per_sample);
       const bool integer = method.rfind("int8", 0) == 0 || method.rfind("qat", 0) == 0;
-      if (integer && at_least > r_.hardware_int8_over_fp32) {
+      const double hardware = r_.hardware.int8_over_fp32();  // 0 when not measured
+      if (integer && hardware > 0 && at_least > hardware) {
         v.note = Format("this CPU's int8 multiply-accumulate throughput is about %.1fx fp32's: a %.1fx speed-up "
                         "cannot come from arithmetic alone",
-                        r_.hardware_int8_over_fp32, at_least);
+                        hardware, at_least);
       } else if (method.rfind("dynamic", 0) == 0 || method.rfind("int16x8", 0) == 0) {
         // A verdict would judge qaudit's kernels, not TFLite's.
         v.verdict = Verdict::kNotTested;
@@ -379,7 +380,9 @@ std::vector<std::string> Findings(const AuditReport& report) {
     for (const LatencyResult& l : c.latency) {
       out.push_back(c.model + Format(": int8 runs %.2fx as fast as float at batch %.0f, %.0f thread(s)", l.speedup.estimate,
                                      l.batch, l.threads) +
-                    Format(" (hardware int8/fp32 multiply-accumulate ratio about %.1fx)", report.hardware_int8_over_fp32));
+                    (report.hardware.int8_over_fp32() > 0
+                         ? Format(" (hardware int8/fp32 multiply-accumulate ratio %.1fx)", report.hardware.int8_over_fp32())
+                         : std::string()));
     }
   }
   for (const LayerDiagnosis& d : report.diagnoses) {

@@ -263,17 +263,11 @@ std::string HashBytes(const std::vector<uint8_t>& bytes) {
 std::string MachineDescription(int threads) {
   std::ifstream cpuinfo("/proc/cpuinfo");
   std::string line, model = "unknown CPU";
-  bool vnni = false, avx512 = false;
   while (std::getline(cpuinfo, line)) {
     if (line.rfind("model name", 0) == 0 && model == "unknown CPU") model = line.substr(line.find(':') + 2);
-    if (line.rfind("flags", 0) == 0) {
-      vnni = vnni || line.find("avx512_vnni") != std::string::npos;
-      avx512 = avx512 || line.find("avx512bw") != std::string::npos;
-    }
   }
   return model + "; " + std::to_string(std::thread::hardware_concurrency()) + " hardware threads; " +
-         std::to_string(threads) + " used; fast kernels: " +
-         (avx512 && vnni ? "AVX-512 VNNI" : "portable (no AVX-512 VNNI)");
+         std::to_string(threads) + " used; fast kernels: " + FastKernelInstructions();
 }
 
 std::string NowUtc() {
@@ -445,6 +439,7 @@ Result<AuditReport> RunAudit(const AuditInput& input, const Plan& plan, const Au
   report.command = input.command;
   report.plan = plan;
   report.machine = MachineDescription(all_threads);
+  report.hardware = MeasurePeakRates();
 
   // ---- models and data
   std::vector<ModelState> models(input.models.size());

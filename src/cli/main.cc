@@ -3,6 +3,7 @@
 #include <string>
 
 #include "cli/cli.h"
+#include "qaudit/hardware.h"
 
 namespace qaudit::cli {
 
@@ -97,7 +98,8 @@ commands:
   repair MODEL OUT     write a copy of MODEL with the problems that `inspect` reports
                        as repairable fixed (e.g. stray quantized_dimension on biases)
 
-Run `qaudit <command> --help` for a command's options.
+Run `qaudit <command> --help` for a command's options; `qaudit --version` prints the
+version and the instruction sets the fast kernels use on this CPU.
 
 exit codes: 0 success, 2 bad input (unreadable or invalid model or data, unsupported
 operator), 1 internal error.
@@ -112,6 +114,10 @@ int main(int argc, char** argv) {
     return argc < 2 ? kExitBadInput : kExitOk;
   }
   const std::string command = argv[1];
+  if (command == "--version") {
+    std::printf("qaudit %s\nfast kernels: %s\n", QAUDIT_VERSION, qaudit::FastKernelInstructions().c_str());
+    return kExitOk;
+  }
   if (command == "audit") return Audit(argc, argv);
   if (command == "inspect") return Inspect(argc, argv);
   if (command == "run") return Run(argc, argv);

@@ -10,12 +10,12 @@
 
 namespace qaudit::kernels {
 
-#define QAUDIT_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+#define QAUDIT_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
 
 bool QuantizeAvx512Available() {
   __builtin_cpu_init();
   static const bool available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-                                __builtin_cpu_supports("avx512vl");
+                                __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
   return available;
 }
 

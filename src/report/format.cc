@@ -86,6 +86,13 @@ std::string TimesInterval(const stats::Interval& interval) {
   return Times(interval.estimate) + " [" + Printf("%.2f", interval.low) + ", " + Printf("%.2f", interval.high) + "]";
 }
 
+std::string HardwareRates(const PeakRates& rates) {
+  if (rates.fp32_macs_per_second <= 0 || rates.int8_macs_per_second <= 0) return kMissing;
+  return Times(rates.int8_over_fp32()) + " (int8 " + Significant(rates.int8_macs_per_second / 1e9, 3) + " G MAC/s by " +
+         rates.int8_instructions + ", fp32 " + Significant(rates.fp32_macs_per_second / 1e9, 3) + " G MAC/s by " +
+         rates.fp32_instructions + ")";
+}
+
 std::string Share(double fraction) {
   if (!std::isfinite(fraction)) return kMissing;
   if (fraction <= 0) return "0";

@@ -33,6 +33,9 @@ std::string Milliseconds(double ms);
 // A ratio: "3.98×"; with an interval "2.10× [1.95, 2.30]".
 std::string Times(double ratio);
 std::string TimesInterval(const stats::Interval& interval);
+// "4.00× (int8 234 G MAC/s by AVX-512 VNNI, fp32 58.6 G MAC/s by AVX-512 FMA)"; "—" when
+// the rates were not measured.
+std::string HardwareRates(const PeakRates& rates);
 // A share that is often tiny (saturation, out-of-range values): "0", "<0.01%", "1.25%".
 std::string Share(double fraction);
 // A plain number with `digits` significant digits, never in exponent form below 1e6.

@@ -137,8 +137,8 @@ std::string Header(const audit::AuditReport& report) {
   row("qaudit", HtmlEscape(report.qaudit_version));
   if (!report.command.empty()) row("command", "<code>" + HtmlEscape(report.command) + "</code>");
   if (!report.machine.empty()) row("machine", HtmlEscape(report.machine));
-  row("int8 / fp32 throughput", HtmlEscape(internal::Times(report.hardware_int8_over_fp32)) +
-                                    " <span class=\"note\">quoted multiply-accumulate ratio for this CPU kind</span>");
+  row("int8 / fp32 throughput", HtmlEscape(internal::HardwareRates(report.hardware)) +
+                                    " <span class=\"note\">one core's multiply-accumulate rates, measured</span>");
   row("seed", HtmlEscape(std::to_string(report.plan.seed)));
   html += "</dl>\n</header>\n";
   html +=

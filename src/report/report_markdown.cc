@@ -64,8 +64,8 @@ std::string ReportMarkdown(const audit::AuditReport& report) {
     for (char& c : command) c = c == '\n' || c == '\r' ? ' ' : c;
     md += std::string("Command: ") + (tick ? "`` " : "`") + command + (tick ? " ``" : "`") + "  \n";
   }
-  md += "int8 over fp32 multiply-accumulate throughput quoted for this CPU kind: " +
-        internal::Times(report.hardware_int8_over_fp32) + "\n\n";
+  md += "int8 over fp32 multiply-accumulate throughput of one core, measured: " + internal::HardwareRates(report.hardware) +
+        "\n\n";
 
   md += "## Models\n\n" + Table(internal::ModelsTable(report));
   md += "## Data\n\n" + Table(internal::DataTable(report));

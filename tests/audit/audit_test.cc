@@ -200,6 +200,7 @@ TEST(VariantTest, NoiseIsSeededAndHasTheRequestedSpread) {
 
 AuditReport TwoCellReport(double int8_delta_low, double int8_delta_high) {
   AuditReport r;
+  r.hardware = {.fp32_macs_per_second = 50e9, .int8_macs_per_second = 140e9};  // 2.8x
   r.models.push_back({"m", "m.tflite", "", 4000, 0.9});
   CellResult c;
   c.model = "m";
@@ -253,6 +254,11 @@ TEST(ClaimsTest, VerdictsUseTheInterval) {
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].verdict, Verdict::kInconclusive);
   EXPECT_NE(v[0].note.find("2.8x"), std::string::npos) << v[0].note;
+  AuditReport unmeasured = r;  // no hardware figure, no note
+  unmeasured.hardware = {};
+  v = JudgeClaims({Claim(R"({"kind": "speedup", "method": "int8/minmax", "at_least": 3})")}, unmeasured, none);
+  EXPECT_EQ(v[0].verdict, Verdict::kInconclusive);
+  EXPECT_EQ(v[0].note, "");
   v = JudgeClaims({Claim(R"({"kind": "speedup", "method": "int8", "at_least": 1.5})")}, r, none);  // prefix match
   EXPECT_EQ(v[0].verdict, Verdict::kHolds);
   v = JudgeClaims({Claim(R"({"kind": "speedup", "method": "int8/minmax", "at_least": 4})")}, r, none);
@@ -373,7 +379,7 @@ std::string WithoutTiming(const JsonValue& v) {
       if (id != nullptr && id->string.size() > 6 && id->string.substr(id->string.size() - 6) == "-speed") return "{}";
       for (const auto& [key, value] : v.object) {
         if (key == "latency" || key == "created" || key == "seconds" || key == "ms_per_sample" ||
-            key == "float_ms_per_sample" || key == "machine") {
+            key == "float_ms_per_sample" || key == "machine" || key == "hardware") {
           continue;
         }
         out += JsonString(key) + ":" + WithoutTiming(value) + ",";

@@ -14,6 +14,7 @@
 #include "core/json.h"
 #include "qaudit/data.h"
 #include "qaudit/graph_builder.h"
+#include "qaudit/hardware.h"
 #include "qaudit/tflite.h"
 #include "support/fixtures.h"
 
@@ -61,6 +62,10 @@ TEST_F(CliTest, HelpAndUsage) {
   EXPECT_EQ(RunCli("").exit_code, 2);
   EXPECT_EQ(RunCli("frobnicate").exit_code, 2);
   EXPECT_EQ(RunCli("inspect").exit_code, 2);
+
+  auto version = RunCli("--version");
+  EXPECT_EQ(version.exit_code, 0);
+  EXPECT_EQ(version.output, "qaudit " QAUDIT_VERSION "\nfast kernels: " + FastKernelInstructions() + "\n");
 }
 
 TEST_F(CliTest, BadInputIsExitCodeTwoWithOneLine) {

@@ -155,11 +155,13 @@ TEST(ReportJsonTest, ParsesAndHoldsEveryValue) {
   std::vector<std::string> keys;
   for (const auto& [k, v] : j.object) keys.push_back(k);
   EXPECT_EQ(keys, (std::vector<std::string>{"format", "format_version", "qaudit_version", "created", "seconds",
-                                            "command", "machine", "hardware_int8_over_fp32", "models", "data", "plan",
+                                            "command", "machine", "hardware", "models", "data", "plan",
                                             "findings", "claims", "cells", "costs", "diagnoses"}));
   EXPECT_EQ(At(j, "created").string, "2025-01-02T03:04:05Z");
   EXPECT_DOUBLE_EQ(At(j, "seconds").number, 123.4);
-  EXPECT_DOUBLE_EQ(At(j, "hardware_int8_over_fp32").number, 2.8);
+  EXPECT_DOUBLE_EQ(At(At(j, "hardware"), "int8_over_fp32").number, 2.8);
+  EXPECT_DOUBLE_EQ(At(At(j, "hardware"), "int8_macs_per_second").number, 140e9);
+  EXPECT_EQ(At(At(j, "hardware"), "fp32_instructions").string, "AVX-512 FMA");
   EXPECT_EQ(At(At(j, "plan"), "seed").number, 7);
   EXPECT_EQ(At(At(j, "plan"), "experiments").array.size(), 2u);
 
