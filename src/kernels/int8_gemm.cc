@@ -155,6 +155,7 @@ struct StageRegs {
   __m512i multiplier, multiplier_odd;  // the odd channels' multipliers in the low halves
   __m512i shift_even, shift_odd, round_even, round_odd, right;
   __m512i shift_odd_less_32;  // kSingle
+  bool left_shift = false;     // kDouble: some channel shifts left
   __m512 scale, lo_less_zp, hi_less_zp;
   __m512i zp, lo, hi;
 };
@@ -179,27 +180,24 @@ QAUDIT_VNNI inline StageRegs LoadStage(const Int8Requantization& r, int c) {
       s.shift_odd_less_32 = _mm512_sub_epi64(s.shift_odd, _mm512_set1_epi64(32));
     } else {
       s.right = _mm512_loadu_si512(r.right_shift.data() + c);
+      s.left_shift = _mm512_test_epi64_mask(_mm512_or_si512(s.shift_even, s.shift_odd), _mm512_set1_epi64(-1)) != 0;
     }
   }
   return s;
 }
 
-// SaturatingRoundingDoublingHighMul(x * 2^left saturated, m) of one parity's 64-bit lanes
-// (x sign-extended). The multiplier is never INT32_MIN, so the one saturating case of
-// SaturatingRoundingDoublingHighMul cannot occur.
-QAUDIT_VNNI inline __m512i DoublingHighMul(__m512i x64, __m512i left, __m512i m) {
-  const __m512i zero = _mm512_setzero_si512();
-  const __m512i shifted = _mm512_min_epi64(_mm512_max_epi64(_mm512_sllv_epi64(x64, left), _mm512_set1_epi64(INT32_MIN)),
-                                           _mm512_set1_epi64(INT32_MAX));
-  const __m512i ab = _mm512_mul_epi32(shifted, m);
-  const __mmask8 negative = _mm512_cmplt_epi64_mask(ab, zero);
-  const __m512i nudge =
-      _mm512_mask_blend_epi64(negative, _mm512_set1_epi64(int64_t{1} << 30), _mm512_set1_epi64(1 - (int64_t{1} << 30)));
-  const __m512i sum = _mm512_add_epi64(ab, nudge);
-  // sum / 2^31 truncated toward zero: add 2^31 - 1 to negative sums before the shift.
-  const __mmask8 sum_negative = _mm512_cmplt_epi64_mask(sum, zero);
-  return _mm512_srai_epi64(_mm512_mask_add_epi64(sum, sum_negative, sum, _mm512_set1_epi64((int64_t{1} << 31) - 1)),
-                           31);
+// SaturatingRoundingDoublingHighMul(a, m) of one parity's 64-bit lanes, a = x * 2^left
+// saturated to int32 (x sign-extended): the product a * m nudged by 2^30 (when >= 0) or
+// by 1 - 2^30 (when < 0), then divided by 2^31 truncating toward zero. In both cases that
+// is floor((a * m + 2^30) / 2^31): for a negative product the truncation adds 2^31 - 1,
+// and 1 - 2^30 + 2^31 - 1 = 2^30. The multiplier is never INT32_MIN, so the one
+// saturating case cannot occur. The result fits in int32.
+QAUDIT_VNNI inline __m512i DoublingHighMul(__m512i a, __m512i m) {
+  return _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, m), _mm512_set1_epi64(int64_t{1} << 30)), 31);
+}
+QAUDIT_VNNI inline __m512i ShiftLeftSaturated(__m512i x64, __m512i left) {
+  return _mm512_min_epi64(_mm512_max_epi64(_mm512_sllv_epi64(x64, left), _mm512_set1_epi64(INT32_MIN)),
+                          _mm512_set1_epi64(INT32_MAX));
 }
 
 // The output stage on 16 accumulators: the values to store, in [act_min, act_max].
@@ -219,10 +217,19 @@ QAUDIT_VNNI inline __m512i ApplyStage(const StageRegs& s, __m512i x) {
         _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), s.multiplier_odd), s.round_odd), s.shift_odd);
     v = InterleaveSaturated(even, odd);
   } else {
-    // MultiplyByQuantizedMultiplierDoubleRounding.
-    const __m512i even = DoublingHighMul(_mm512_srai_epi64(_mm512_slli_epi64(x, 32), 32), s.shift_even, s.multiplier);
-    const __m512i odd = DoublingHighMul(_mm512_srai_epi64(x, 32), s.shift_odd, s.multiplier_odd);
-    const __m512i high = InterleaveSaturated(even, odd);  // already in int32 range
+    // MultiplyByQuantizedMultiplierDoubleRounding. Without a left shift (multipliers
+    // below 1) the accumulators enter vpmuldq as they are: it reads only the low halves.
+    __m512i even, odd;
+    if (s.left_shift) {
+      even = DoublingHighMul(ShiftLeftSaturated(_mm512_srai_epi64(_mm512_slli_epi64(x, 32), 32), s.shift_even),
+                             s.multiplier);
+      odd = DoublingHighMul(ShiftLeftSaturated(_mm512_srai_epi64(x, 32), s.shift_odd), s.multiplier_odd);
+    } else {
+      even = DoublingHighMul(x, s.multiplier);
+      odd = DoublingHighMul(_mm512_srli_epi64(x, 32), s.multiplier_odd);
+    }
+    // Both fit in int32: the odd results move into the high halves.
+    const __m512i high = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
     // RoundingDivideByPOT(high, right).
     const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
     const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, s.right), one);
@@ -810,44 +817,88 @@ QAUDIT_VNNI void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const 
       RowsOfA{1, w.k_padded / 4, 0}, w, r);
 }
 
+namespace {
+
+// Tap t of the window at (y_origin, x_origin), 32 channels, as int16; a tap in the padding
+// reads as the zero point, whose products the starting value cancels. `base` is where the
+// window's first tap would be in `image` (possibly outside it; used only for taps inside).
+struct DepthwiseTaps {
+  std::vector<int> dy, dx;
+  std::vector<int64_t> offset;  // from the window's first tap, in bytes
+};
+QAUDIT_VNNI inline __m512i DepthwiseTap(const ConvGeometry& g, const DepthwiseTaps& taps, const int8_t* image, int64_t base,
+                                        bool inside, int y_origin, int x_origin, int t, __mmask32 valid, __m512i zp) {
+  if (!inside) {
+    const int iy = y_origin + taps.dy[t], ix = x_origin + taps.dx[t];
+    if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) return zp;
+  }
+  return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(valid, image + base + taps.offset[t]));
+}
+
+}  // namespace
+
 QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const int16_t* w16,
                                          const int32_t* bias, const Int8Requantization& r, int8_t* out) {
-  // 32 channels per step. (x - zp) * w is at most 255 * 128 in magnitude, so the products
-  // are exact in int16 (vpmullw); they are widened to int32 before the sum.
+  // sum_t (x_t - zp) * w_t = sum_t x_t * w_t - zp * sum_t w_t: the second term joins the
+  // bias in each channel's starting value, so raw int16 taps meet the weights. vpdpwssd
+  // takes two taps per channel at once: the int16 vectors of taps 2p and 2p + 1
+  // interleaved by unpacklo/unpackhi, against their weights interleaved the same way.
+  // Those unpacks stay within 128-bit lanes, so of a 32-channel block the "lo"
+  // accumulators hold channels 8L..8L+3 of each lane L and "hi" channels 8L+4..8L+7;
+  // two permutes restore the order. Every sum wraps modulo 2^32, as WrapAdd.
   constexpr int kStep = 2 * kBlock;
   const int channels = g.out_c, padded = RoundUp(channels, kStep);
-  thread_local std::vector<int32_t> acc;  // one output row
+  const int taps = g.filter_h * g.filter_w, pairs = (taps + 1) / 2;
+  thread_local std::vector<int16_t> packed;  // [block][pair][lo, hi][32]; an odd last tap pairs with weight 0
+  thread_local std::vector<int32_t> start;   // [block][lo, hi][16]
+  thread_local std::vector<int32_t> acc;     // one output row
+  packed.assign(static_cast<size_t>(padded / kStep) * pairs * 2 * kStep, 0);
+  start.assign(padded, 0);
+  for (int c = 0; c < channels; ++c) {
+    const int block = c / kStep, lane = c % kStep / 8, j = c % 8, half = j / 4;
+    uint32_t value = bias ? static_cast<uint32_t>(bias[c]) : 0;
+    for (int t = 0; t < taps; ++t) {
+      const int16_t w = w16[static_cast<int64_t>(t) * channels + c];
+      value -= static_cast<uint32_t>(in_zp) * static_cast<uint32_t>(static_cast<int32_t>(w));
+      packed[((static_cast<size_t>(block) * pairs + t / 2) * 2 + half) * kStep + lane * 8 + 2 * (j % 4) + t % 2] = w;
+    }
+    start[block * kStep + half * kBlock + lane * 4 + j % 4] = static_cast<int32_t>(value);
+  }
+  thread_local DepthwiseTaps tap;
+  tap.dy.resize(taps), tap.dx.resize(taps), tap.offset.resize(taps);
+  for (int t = 0; t < taps; ++t) {
+    tap.dy[t] = t / g.filter_w * g.dilation_h, tap.dx[t] = t % g.filter_w * g.dilation_w;
+    tap.offset[t] = (static_cast<int64_t>(tap.dy[t]) * g.in_w + tap.dx[t]) * g.in_c;
+  }
+  const int span_h = (g.filter_h - 1) * g.dilation_h, span_w = (g.filter_w - 1) * g.dilation_w;
   acc.resize(static_cast<size_t>(g.out_w) * padded);
   const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(in_zp));
+  const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
   for (int b = 0; b < g.batch; ++b) {
+    const int8_t* image = in + static_cast<int64_t>(b) * g.in_h * g.in_w * g.in_c;
     for (int oy = 0; oy < g.out_h; ++oy) {
       const int y_origin = oy * g.stride_h - g.pad_top;
-      for (int ox = 0; ox < g.out_w; ++ox) {
-        const int x_origin = ox * g.stride_w - g.pad_left;
-        for (int c = 0; c < channels; c += kStep) {
-          const __mmask32 valid = channels - c >= kStep ? ~__mmask32{0} : (__mmask32{1} << (channels - c)) - 1;
-          __m512i low =
-              bias ? _mm512_maskz_loadu_epi32(static_cast<__mmask16>(valid), bias + c) : _mm512_setzero_si512();
-          __m512i high = bias ? _mm512_maskz_loadu_epi32(static_cast<__mmask16>(valid >> 16), bias + c + 16)
-                              : _mm512_setzero_si512();
-          for (int ky = 0; ky < g.filter_h; ++ky) {
-            const int iy = y_origin + ky * g.dilation_h;
-            if (iy < 0 || iy >= g.in_h) continue;
-            for (int kx = 0; kx < g.filter_w; ++kx) {
-              const int ix = x_origin + kx * g.dilation_w;
-              if (ix < 0 || ix >= g.in_w) continue;
-              const int8_t* x = in + ((static_cast<int64_t>(b) * g.in_h + iy) * g.in_w + ix) * g.in_c + c;
-              const int16_t* w = w16 + (static_cast<int64_t>(ky) * g.filter_w + kx) * channels + c;
-              const __m512i xv = _mm512_sub_epi16(_mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(valid, x)), zp);
-              const __m512i product = _mm512_mullo_epi16(xv, _mm512_maskz_loadu_epi16(valid, w));
-              // Sums wrap, as WrapAdd.
-              low = _mm512_add_epi32(low, _mm512_cvtepi16_epi32(_mm512_castsi512_si256(product)));
-              high = _mm512_add_epi32(high, _mm512_cvtepi16_epi32(_mm512_extracti64x4_epi64(product, 1)));
-            }
+      for (int c = 0; c < channels; c += kStep) {
+        const __mmask32 valid = channels - c >= kStep ? ~__mmask32{0} : (__mmask32{1} << (channels - c)) - 1;
+        const int16_t* w = packed.data() + static_cast<size_t>(c / kStep) * pairs * 2 * kStep;
+        const __m512i start_lo = _mm512_loadu_si512(start.data() + c);
+        const __m512i start_hi = _mm512_loadu_si512(start.data() + c + kBlock);
+        const bool rows_inside = y_origin >= 0 && y_origin + span_h < g.in_h;
+        for (int ox = 0; ox < g.out_w; ++ox) {
+          const int x_origin = ox * g.stride_w - g.pad_left;
+          const bool inside = rows_inside && x_origin >= 0 && x_origin + span_w < g.in_w;
+          const int64_t base = (static_cast<int64_t>(y_origin) * g.in_w + x_origin) * g.in_c + c;
+          __m512i lo = start_lo, hi = start_hi;
+          for (int p = 0; p < pairs; ++p) {
+            const __m512i x0 = DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p, valid, zp);
+            const __m512i x1 =
+                2 * p + 1 < taps ? DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p + 1, valid, zp) : x0;
+            lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), _mm512_loadu_si512(w + 2 * p * kStep));
+            hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), _mm512_loadu_si512(w + (2 * p + 1) * kStep));
           }
           int32_t* a = acc.data() + static_cast<int64_t>(ox) * padded + c;
-          _mm512_storeu_si512(a, low);
-          _mm512_storeu_si512(a + kBlock, high);
+          _mm512_storeu_si512(a, _mm512_permutex2var_epi64(lo, first, hi));
+          _mm512_storeu_si512(a + kBlock, _mm512_permutex2var_epi64(lo, second, hi));
         }
       }
       Requantize(r, acc.data(), padded, g.out_w, channels,

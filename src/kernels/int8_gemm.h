@@ -105,8 +105,8 @@ void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const Int8GemmWeig
                             int8_t* const* y);
 
 // DEPTHWISE_CONV_2D with depth multiplier 1: DepthwiseConvQuantized<int8_t, int32_t,
-// int32_t, int8_t> with 16 channels per vector (int32 products of the centred int16 values,
-// as the reference). `w16` as there: [filter_h][filter_w][out_c], zero point removed.
+// int32_t, int8_t>, two taps of 16 channels per vpdpwssd (int16 x int16 pairs summed in
+// int32). `w16` as there: [filter_h][filter_w][out_c], zero point removed.
 void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const int16_t* w16,
                              const int32_t* bias, const Int8Requantization& r, int8_t* out);
 

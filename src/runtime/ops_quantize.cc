@@ -1,4 +1,6 @@
 // QUANTIZE and DEQUANTIZE (tensorflow/lite/kernels/quantize.cc, dequantize.cc).
+#include <array>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -15,6 +17,24 @@ Result<EvalFn> ForQuantizedType(DType d, Make&& make) {
   if (d == DType::kInt8) return make(int8_t{});
   if (d == DType::kUInt8) return make(uint8_t{});
   return make(int16_t{});
+}
+
+// An 8-bit input takes one of 256 values: Prepare runs `requantize` (the kernel, as
+// requantize(in, n, out)) on each once and Eval looks the results up. Exact by
+// construction, and a table lookup instead of the fixed-point arithmetic per element.
+template <typename In, typename Out, typename Requantize>
+EvalFn ByLookupTable(int in_t, int out_t, int64_t n, Requantize requantize) {
+  static_assert(sizeof(In) == 1);
+  constexpr int kLowest = std::numeric_limits<In>::min();
+  std::array<In, 256> every_value;
+  for (int i = 0; i < 256; ++i) every_value[i] = static_cast<In>(kLowest + i);
+  std::array<Out, 256> table;
+  requantize(every_value.data(), 256, table.data());
+  return EvalFn([=](const Workspace& ws) {
+    const In* in = ws.Get<In>(in_t);
+    Out* out = ws.Mutable<Out>(out_t);
+    for (int64_t i = 0; i < n; ++i) out[i] = table[static_cast<int>(in[i]) - kLowest];
+  });
 }
 
 }  // namespace
@@ -80,8 +100,9 @@ Result<EvalFn> PrepareQuantize(const PrepareContext& ctx) {
     const kernels::XnnpackRequantParams xp = kernels::XnnpackRequantParams::Make(in_scale, in_zp, out_scale, out_zp);
     return ForQuantizedType(in.dtype, [&](auto tag) {
       using T = decltype(tag);
-      return EvalFn(
-          [=](const Workspace& ws) { kernels::RequantizeXnnpack<T>(ws.Get<T>(in_t), n, xp, ws.Mutable<T>(out_t)); });
+      const auto requantize = [=](const T* q, int64_t count, T* y) { kernels::RequantizeXnnpack<T>(q, count, xp, y); };
+      if constexpr (sizeof(T) == 1) return ByLookupTable<T, T>(in_t, out_t, n, requantize);
+      return EvalFn([=](const Workspace& ws) { requantize(ws.Get<T>(in_t), n, ws.Mutable<T>(out_t)); });
     });
   }
   const double ratio = static_cast<double>(in_scale) / static_cast<double>(out_scale);
@@ -93,10 +114,11 @@ Result<EvalFn> PrepareQuantize(const PrepareContext& ctx) {
     using In = decltype(in_tag);
     return ForQuantizedType(out.dtype, [&](auto out_tag) {
       using Out = decltype(out_tag);
-      return EvalFn([=](const Workspace& ws) {
-        kernels::Requantize<In, Out>(ws.Get<In>(in_t), n, in_zp, m, kernels::Rounding::kDouble, out_zp,
-                                     ws.Mutable<Out>(out_t));
-      });
+      const auto requantize = [=](const In* q, int64_t count, Out* y) {
+        kernels::Requantize<In, Out>(q, count, in_zp, m, kernels::Rounding::kDouble, out_zp, y);
+      };
+      if constexpr (sizeof(In) == 1) return ByLookupTable<In, Out>(in_t, out_t, n, requantize);
+      return EvalFn([=](const Workspace& ws) { requantize(ws.Get<In>(in_t), n, ws.Mutable<Out>(out_t)); });
     });
   });
 }

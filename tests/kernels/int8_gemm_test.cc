@@ -239,6 +239,46 @@ TEST(Int8GemmTest, DepthwiseMatchesReference) {
   }
 }
 
+// Every accumulator in a range around zero and near the int32 limits, through multipliers
+// whose products land exactly on the rounding ties (0.5 = 2^30 / 2^31, powers of two,
+// multipliers above 1 that shift left and saturate): the vector output stage against
+// OutputStage::Apply, per channel.
+TEST(Int8GemmTest, RequantizeMatchesTheOutputStageOnTies) {
+  QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
+  const std::vector<double> multipliers = {0.5,    0.25,   1.0 / 3, 0.75, std::exp2(-20), 0.999999,
+                                           1.0,    2.0,    3.5,     1e-9, 0.5000001,      std::exp2(-31),
+                                           4096.0, 0.0625, 0.3,     1.5};
+  const int channels = static_cast<int>(multipliers.size());
+  std::vector<int32_t> values;
+  for (int32_t v = -70000; v <= 70000; ++v) values.push_back(v);
+  for (int32_t d = 0; d < 2000; ++d) values.insert(values.end(), {INT32_MIN + d, INT32_MAX - d});
+  for (const Rounding rounding : kRoundings) {
+    const std::vector<float> as_float(multipliers.begin(), multipliers.end());
+    const OutputStage stage = OutputStage::Make(rounding, multipliers, as_float, 3, -128, 127);
+    const Int8Requantization r = MakeInt8Requantization(stage);
+    const int rows = static_cast<int>(values.size());
+    std::vector<int32_t> acc(static_cast<size_t>(rows) * channels);
+    for (int i = 0; i < rows; ++i) {
+      for (int c = 0; c < channels; ++c) acc[static_cast<size_t>(i) * channels + c] = values[i];
+    }
+    std::vector<int8_t> got(acc.size()), want(acc.size());
+    Requantize(r, acc.data(), channels, rows, channels, got.data(), channels);
+    for (int i = 0; i < rows; ++i) {
+      const int32_t* row = acc.data() + static_cast<size_t>(i) * channels;
+      int8_t* out = want.data() + static_cast<size_t>(i) * channels;
+      switch (rounding) {
+        case Rounding::kDouble: stage.ApplyRow<Rounding::kDouble>(row, channels, out); break;
+        case Rounding::kSingle: stage.ApplyRow<Rounding::kSingle>(row, channels, out); break;
+        default: stage.ApplyRow<Rounding::kFp32>(row, channels, out); break;
+      }
+    }
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i], want[i]) << RoundingName(rounding) << " accumulator " << acc[i] << " multiplier "
+                                 << multipliers[i % channels];
+    }
+  }
+}
+
 TEST(Int8GemmTest, FullyConnectedMatchesReference) {
   QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
   std::mt19937 rng(13);
