@@ -835,6 +835,46 @@ QAUDIT_VNNI inline __m512i DepthwiseTap(const ConvGeometry& g, const DepthwiseTa
   return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(valid, image + base + taps.offset[t]));
 }
 
+// A 32-channel block of the depthwise kernel below: its channels, packed weights and
+// starting values.
+struct DepthwiseBlock {
+  int c;
+  __mmask32 valid;
+  const int16_t* w;
+  __m512i start_lo, start_hi;
+};
+
+// One output row of one block into acc[ox][c..]. kTaps > 0 fixes the number of taps at
+// compile time (9 for 3x3 filters) so that the pair loop unrolls and the weights stay in
+// registers along the row; 0 reads it from g.
+template <int kTaps>
+QAUDIT_VNNI void DepthwiseRowBlock(const ConvGeometry& g, const DepthwiseTaps& tap, const int8_t* image, int y_origin,
+                                   const DepthwiseBlock& block, __m512i zp, int32_t* acc, int padded) {
+  constexpr int kStep = 2 * kBlock;
+  const int taps = kTaps > 0 ? kTaps : g.filter_h * g.filter_w, pairs = (taps + 1) / 2;
+  const int span_h = (g.filter_h - 1) * g.dilation_h, span_w = (g.filter_w - 1) * g.dilation_w;
+  const bool rows_inside = y_origin >= 0 && y_origin + span_h < g.in_h;
+  const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  for (int ox = 0; ox < g.out_w; ++ox) {
+    const int x_origin = ox * g.stride_w - g.pad_left;
+    const bool inside = rows_inside && x_origin >= 0 && x_origin + span_w < g.in_w;
+    const int64_t base = (static_cast<int64_t>(y_origin) * g.in_w + x_origin) * g.in_c + block.c;
+    __m512i lo = block.start_lo, hi = block.start_hi;
+#pragma GCC unroll 8
+    for (int p = 0; p < pairs; ++p) {
+      const __m512i x0 = DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p, block.valid, zp);
+      const __m512i x1 = 2 * p + 1 < taps
+                             ? DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p + 1, block.valid, zp)
+                             : x0;
+      lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), _mm512_loadu_si512(block.w + 2 * p * kStep));
+      hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), _mm512_loadu_si512(block.w + (2 * p + 1) * kStep));
+    }
+    int32_t* a = acc + static_cast<int64_t>(ox) * padded + block.c;
+    _mm512_storeu_si512(a, _mm512_permutex2var_epi64(lo, first, hi));
+    _mm512_storeu_si512(a + kBlock, _mm512_permutex2var_epi64(lo, second, hi));
+  }
+}
+
 }  // namespace
 
 QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const int16_t* w16,
@@ -870,10 +910,8 @@ QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in
     tap.dy[t] = t / g.filter_w * g.dilation_h, tap.dx[t] = t % g.filter_w * g.dilation_w;
     tap.offset[t] = (static_cast<int64_t>(tap.dy[t]) * g.in_w + tap.dx[t]) * g.in_c;
   }
-  const int span_h = (g.filter_h - 1) * g.dilation_h, span_w = (g.filter_w - 1) * g.dilation_w;
   acc.resize(static_cast<size_t>(g.out_w) * padded);
   const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(in_zp));
-  const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
   for (int b = 0; b < g.batch; ++b) {
     const int8_t* image = in + static_cast<int64_t>(b) * g.in_h * g.in_w * g.in_c;
     for (int oy = 0; oy < g.out_h; ++oy) {
@@ -883,22 +921,11 @@ QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in
         const int16_t* w = packed.data() + static_cast<size_t>(c / kStep) * pairs * 2 * kStep;
         const __m512i start_lo = _mm512_loadu_si512(start.data() + c);
         const __m512i start_hi = _mm512_loadu_si512(start.data() + c + kBlock);
-        const bool rows_inside = y_origin >= 0 && y_origin + span_h < g.in_h;
-        for (int ox = 0; ox < g.out_w; ++ox) {
-          const int x_origin = ox * g.stride_w - g.pad_left;
-          const bool inside = rows_inside && x_origin >= 0 && x_origin + span_w < g.in_w;
-          const int64_t base = (static_cast<int64_t>(y_origin) * g.in_w + x_origin) * g.in_c + c;
-          __m512i lo = start_lo, hi = start_hi;
-          for (int p = 0; p < pairs; ++p) {
-            const __m512i x0 = DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p, valid, zp);
-            const __m512i x1 =
-                2 * p + 1 < taps ? DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p + 1, valid, zp) : x0;
-            lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), _mm512_loadu_si512(w + 2 * p * kStep));
-            hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), _mm512_loadu_si512(w + (2 * p + 1) * kStep));
-          }
-          int32_t* a = acc.data() + static_cast<int64_t>(ox) * padded + c;
-          _mm512_storeu_si512(a, _mm512_permutex2var_epi64(lo, first, hi));
-          _mm512_storeu_si512(a + kBlock, _mm512_permutex2var_epi64(lo, second, hi));
+        const DepthwiseBlock block{c, valid, w, start_lo, start_hi};
+        if (taps == 9) {
+          DepthwiseRowBlock<9>(g, tap, image, y_origin, block, zp, acc.data(), padded);
+        } else {
+          DepthwiseRowBlock<0>(g, tap, image, y_origin, block, zp, acc.data(), padded);
         }
       }
       Requantize(r, acc.data(), padded, g.out_w, channels,
