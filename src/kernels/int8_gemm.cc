@@ -153,9 +153,11 @@ QAUDIT_VNNI inline __m512i InterleaveSaturated(__m512i even, __m512i odd) {
 // the compiler would otherwise reload them for every row.
 struct StageRegs {
   __m512i multiplier, multiplier_odd;  // the odd channels' multipliers in the low halves
-  __m512i shift_even, shift_odd, round_even, round_odd, right;
-  __m512i shift_odd_less_32;  // kSingle
-  bool left_shift = false;     // kDouble: some channel shifts left
+  __m512i shift_even, shift_odd, round_even, round_odd;
+  __m512i shift_odd_less_32;               // kSingle
+  __m512i total_shift_even, total_shift_odd;  // kDouble: 31 + right shift
+  __mmask8 rounds_even = 0, rounds_odd = 0;   // kDouble: channels with a right shift
+  bool left_shift = false;                    // kDouble: some channel shifts left
   __m512 scale, lo_less_zp, hi_less_zp;
   __m512i zp, lo, hi;
 };
@@ -179,21 +181,38 @@ QAUDIT_VNNI inline StageRegs LoadStage(const Int8Requantization& r, int c) {
       s.round_odd = _mm512_loadu_si512(r.round64.data() + c + 8);
       s.shift_odd_less_32 = _mm512_sub_epi64(s.shift_odd, _mm512_set1_epi64(32));
     } else {
-      s.right = _mm512_loadu_si512(r.right_shift.data() + c);
+      const __m512i right = _mm512_loadu_si512(r.right_shift.data() + c);
+      const __m512i right_even = _mm512_and_si512(right, _mm512_set1_epi64(0xFFFFFFFF));
+      const __m512i right_odd = _mm512_srli_epi64(right, 32);
+      s.total_shift_even = _mm512_add_epi64(right_even, _mm512_set1_epi64(31));
+      s.total_shift_odd = _mm512_add_epi64(right_odd, _mm512_set1_epi64(31));
+      s.rounds_even = _mm512_test_epi64_mask(right_even, right_even);
+      s.rounds_odd = _mm512_test_epi64_mask(right_odd, right_odd);
+      const __m512i nudge = _mm512_set1_epi64(int64_t{1} << 30);
+      s.round_even = _mm512_mask_add_epi64(nudge, s.rounds_even, nudge, _mm512_sllv_epi64(nudge, right_even));
+      s.round_odd = _mm512_mask_add_epi64(nudge, s.rounds_odd, nudge, _mm512_sllv_epi64(nudge, right_odd));
       s.left_shift = _mm512_test_epi64_mask(_mm512_or_si512(s.shift_even, s.shift_odd), _mm512_set1_epi64(-1)) != 0;
     }
   }
   return s;
 }
 
-// SaturatingRoundingDoublingHighMul(a, m) of one parity's 64-bit lanes, a = x * 2^left
-// saturated to int32 (x sign-extended): the product a * m nudged by 2^30 (when >= 0) or
-// by 1 - 2^30 (when < 0), then divided by 2^31 truncating toward zero. In both cases that
-// is floor((a * m + 2^30) / 2^31): for a negative product the truncation adds 2^31 - 1,
-// and 1 - 2^30 + 2^31 - 1 = 2^30. The multiplier is never INT32_MIN, so the one
-// saturating case cannot occur. The result fits in int32.
-QAUDIT_VNNI inline __m512i DoublingHighMul(__m512i a, __m512i m) {
-  return _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(a, m), _mm512_set1_epi64(int64_t{1} << 30)), 31);
+// MultiplyByQuantizedMultiplierDoubleRounding's two roundings of one parity's 64-bit
+// lanes, a = x * 2^left saturated to int32, X = a * m, e = the right shift:
+//  - SaturatingRoundingDoublingHighMul nudges X by 2^30 (X >= 0) or 1 - 2^30 (X < 0) and
+//    divides by 2^31 truncating toward zero. Either way that is h = floor((X + 2^30) / 2^31):
+//    for negative X the truncation adds 2^31 - 1, and 1 - 2^30 + 2^31 - 1 = 2^30. (The
+//    multiplier is never INT32_MIN, so its one saturating case cannot occur.)
+//  - RoundingDivideByPOT(h, e), e > 0, rounds half away from zero: floor((h + 2^(e-1) -
+//    [h < 0]) / 2^e); h < 0 exactly when X < -2^30.
+// Nested floors of integer divisions merge, so the result is one shift:
+//   floor((X + 2^30 + [e > 0] (2^(30+e) - [X < -2^30] 2^31)) / 2^(31+e)),
+// with `round` = 2^30 + [e > 0] 2^(30+e) and `rounds` = [e > 0] per lane. It fits in int32.
+QAUDIT_VNNI inline __m512i DoubleRounding(__m512i a, __m512i m, __m512i round, __m512i total_shift, __mmask8 rounds) {
+  const __m512i product = _mm512_mul_epi32(a, m);
+  const __mmask8 below = _mm512_mask_cmplt_epi64_mask(rounds, product, _mm512_set1_epi64(-(int64_t{1} << 30)));
+  const __m512i sum = _mm512_add_epi64(product, round);
+  return _mm512_srav_epi64(_mm512_mask_sub_epi64(sum, below, sum, _mm512_set1_epi64(int64_t{1} << 31)), total_shift);
 }
 QAUDIT_VNNI inline __m512i ShiftLeftSaturated(__m512i x64, __m512i left) {
   return _mm512_min_epi64(_mm512_max_epi64(_mm512_sllv_epi64(x64, left), _mm512_set1_epi64(INT32_MIN)),
@@ -219,25 +238,15 @@ QAUDIT_VNNI inline __m512i ApplyStage(const StageRegs& s, __m512i x) {
   } else {
     // MultiplyByQuantizedMultiplierDoubleRounding. Without a left shift (multipliers
     // below 1) the accumulators enter vpmuldq as they are: it reads only the low halves.
-    __m512i even, odd;
+    __m512i even_in = x, odd_in = _mm512_srli_epi64(x, 32);
     if (s.left_shift) {
-      even = DoublingHighMul(ShiftLeftSaturated(_mm512_srai_epi64(_mm512_slli_epi64(x, 32), 32), s.shift_even),
-                             s.multiplier);
-      odd = DoublingHighMul(ShiftLeftSaturated(_mm512_srai_epi64(x, 32), s.shift_odd), s.multiplier_odd);
-    } else {
-      even = DoublingHighMul(x, s.multiplier);
-      odd = DoublingHighMul(_mm512_srli_epi64(x, 32), s.multiplier_odd);
+      even_in = ShiftLeftSaturated(_mm512_srai_epi64(_mm512_slli_epi64(x, 32), 32), s.shift_even);
+      odd_in = ShiftLeftSaturated(_mm512_srai_epi64(x, 32), s.shift_odd);
     }
+    const __m512i even = DoubleRounding(even_in, s.multiplier, s.round_even, s.total_shift_even, s.rounds_even);
+    const __m512i odd = DoubleRounding(odd_in, s.multiplier_odd, s.round_odd, s.total_shift_odd, s.rounds_odd);
     // Both fit in int32: the odd results move into the high halves.
-    const __m512i high = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-    // RoundingDivideByPOT(high, right).
-    const __m512i zero = _mm512_setzero_si512(), one = _mm512_set1_epi32(1);
-    const __m512i mask = _mm512_sub_epi32(_mm512_sllv_epi32(one, s.right), one);
-    const __m512i remainder = _mm512_and_si512(high, mask);
-    const __m512i half = _mm512_srai_epi32(mask, 1);
-    const __m512i threshold = _mm512_mask_add_epi32(half, _mm512_cmplt_epi32_mask(high, zero), half, one);
-    const __m512i quotient = _mm512_srav_epi32(high, s.right);
-    v = _mm512_mask_add_epi32(quotient, _mm512_cmpgt_epi32_mask(remainder, threshold), quotient, one);
+    v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
   }
   v = _mm512_add_epi32(v, s.zp);  // wraps, as WrapAdd
   return _mm512_min_epi32(_mm512_max_epi32(v, s.lo), s.hi);

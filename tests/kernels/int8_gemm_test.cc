@@ -241,13 +241,17 @@ TEST(Int8GemmTest, DepthwiseMatchesReference) {
 
 // Every accumulator in a range around zero and near the int32 limits, through multipliers
 // whose products land exactly on the rounding ties (0.5 = 2^30 / 2^31, powers of two,
-// multipliers above 1 that shift left and saturate): the vector output stage against
-// OutputStage::Apply, per channel.
+// multipliers above 1 that shift left and saturate, products just below -2^30 where the
+// double rounding's sign correction starts): the vector output stage against
+// OutputStage::ApplyRow, per channel.
 TEST(Int8GemmTest, RequantizeMatchesTheOutputStageOnTies) {
   QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
   const std::vector<double> multipliers = {0.5,    0.25,   1.0 / 3, 0.75, std::exp2(-20), 0.999999,
                                            1.0,    2.0,    3.5,     1e-9, 0.5000001,      std::exp2(-31),
-                                           4096.0, 0.0625, 0.3,     1.5};
+                                           4096.0, 0.0625, 0.3,     1.5,
+                                           // Multipliers 2^30 + 1 and 2^30 + 3 (over 2^31) with right shifts:
+                                           // products of small accumulators fall just below -2^30.
+                                           0.25 + std::exp2(-32), 0.125 + 3 * std::exp2(-34)};
   const int channels = static_cast<int>(multipliers.size());
   std::vector<int32_t> values;
   for (int32_t v = -70000; v <= 70000; ++v) values.push_back(v);
