@@ -155,6 +155,7 @@ struct StageRegs {
   __m512i multiplier, multiplier_odd;  // the odd channels' multipliers in the low halves
   __m512i shift_even, shift_odd, round_even, round_odd;
   __m512i shift_odd_less_32;               // kSingle
+  bool shifts_below_32 = true;              // kSingle: some channel shifts by less than 32
   __m512i total_shift_even, total_shift_odd;  // kDouble: 31 + right shift
   __mmask8 rounds_even = 0, rounds_odd = 0;   // kDouble: channels with a right shift
   bool left_shift = false;                    // kDouble: some channel shifts left
@@ -180,6 +181,7 @@ QAUDIT_VNNI inline StageRegs LoadStage(const Int8Requantization& r, int c) {
       s.round_even = _mm512_loadu_si512(r.round64.data() + c);
       s.round_odd = _mm512_loadu_si512(r.round64.data() + c + 8);
       s.shift_odd_less_32 = _mm512_sub_epi64(s.shift_odd, _mm512_set1_epi64(32));
+      s.shifts_below_32 = _mm512_cmplt_epi64_mask(_mm512_min_epi64(s.shift_even, s.shift_odd), _mm512_set1_epi64(32)) != 0;
     } else {
       const __m512i right = _mm512_loadu_si512(r.right_shift.data() + c);
       const __m512i right_even = _mm512_and_si512(right, _mm512_set1_epi64(0xFFFFFFFF));
@@ -229,12 +231,18 @@ QAUDIT_VNNI inline __m512i ApplyStage(const StageRegs& s, __m512i x) {
     v = _mm512_cvtps_epi32(f);  // round half to even (the default rounding mode), as nearbyintf
   } else if constexpr (R == Rounding::kSingle) {
     // MultiplyByQuantizedMultiplierSingleRounding: vpmuldq multiplies the low halves of the
-    // 64-bit lanes, i.e. the even channels, then (shifted down) the odd.
+    // 64-bit lanes, i.e. the even channels, then (shifted down) the odd. With every shift at
+    // least 32 (multipliers below 1/2) each result fits in 31 bits, and the odd ones, shifted
+    // 32 less, land straight in the high halves: the high half of v >> (shift - 32) is
+    // v >> shift. Otherwise results are saturated to int32 and interleaved.
     const __m512i even =
         _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, s.multiplier), s.round_even), s.shift_even);
-    const __m512i odd = _mm512_srav_epi64(
-        _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), s.multiplier_odd), s.round_odd), s.shift_odd);
-    v = InterleaveSaturated(even, odd);
+    const __m512i odd_product = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), s.multiplier_odd), s.round_odd);
+    if (s.shifts_below_32) {
+      v = InterleaveSaturated(even, _mm512_srav_epi64(odd_product, s.shift_odd));
+    } else {
+      v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_srav_epi64(odd_product, s.shift_odd_less_32));
+    }
   } else {
     // MultiplyByQuantizedMultiplierDoubleRounding. Without a left shift (multipliers
     // below 1) the accumulators enter vpmuldq as they are: it reads only the low halves.
@@ -250,25 +258,6 @@ QAUDIT_VNNI inline __m512i ApplyStage(const StageRegs& s, __m512i x) {
   }
   v = _mm512_add_epi32(v, s.zp);  // wraps, as WrapAdd
   return _mm512_min_epi32(_mm512_max_epi32(v, s.lo), s.hi);
-}
-
-// ApplyStage where the accumulators are known to lie in the monotone range (no product
-// leaves int32) and, for kSingle, every shift is at least 32: the odd channels' results
-// are then shifted straight into the high halves of their 64-bit lanes and blended with
-// the even ones, instead of saturated and interleaved.
-template <Rounding R>
-QAUDIT_VNNI inline __m512i ApplyStageInRange(const StageRegs& s, __m512i x) {
-  if constexpr (R != Rounding::kSingle) {
-    return ApplyStage<R>(s, x);
-  } else {
-    const __m512i even =
-        _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, s.multiplier), s.round_even), s.shift_even);
-    const __m512i odd = _mm512_srav_epi64(
-        _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), s.multiplier_odd), s.round_odd),
-        s.shift_odd_less_32);
-    const __m512i v = _mm512_add_epi32(_mm512_mask_blend_epi32(0xAAAA, even, odd), s.zp);
-    return _mm512_min_epi32(_mm512_max_epi32(v, s.lo), s.hi);
-  }
 }
 
 // Stores the first `valid` (>= 1) of 16 int32s in [-128, 127] as bytes. Narrowed in a
@@ -378,7 +367,7 @@ QAUDIT_VNNI void MicroKernel(int rows, const uint8_t* const* row, const RowsOfA&
         const __m512i high = _mm512_max_epi32(_mm512_max_epi32(sum[i][j], sum[i + 1][j]),
                                               _mm512_max_epi32(sum[i + 2][j], sum[i + 3][j]));
         if (o.monotone) {
-          const __m512i v = ApplyStageInRange<R>(stage, high);
+          const __m512i v = ApplyStage<R>(stage, high);
           StoreBytes(o.out[i] + c, o.n - c, _mm512_min_epi32(_mm512_max_epi32(v, pool_min), pool_max));
           continue;
         }
