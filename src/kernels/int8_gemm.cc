@@ -69,7 +69,9 @@ Int8GemmWeights PackInt8ConvWeights(const int8_t* w, const ConvGeometry& g, cons
 Int8Requantization MakeInt8Requantization(const OutputStage& stage) {
   Int8Requantization r;
   r.rounding = stage.rounding;
-  const int padded = RoundUp(static_cast<int>(stage.multipliers.size()), kBlock);
+  // Whole pairs of 16-channel blocks: the depthwise kernel loads both halves of its
+  // 32-channel blocks.
+  const int padded = RoundUp(static_cast<int>(stage.multipliers.size()), 2 * kBlock);
   r.multiplier.assign(padded, 0);
   r.right_shift.assign(padded, 0);
   r.shift64.assign(padded, 0);
@@ -173,26 +175,29 @@ QAUDIT_VNNI inline StageRegs LoadStage(const Int8Requantization& r, int c) {
     s.lo_less_zp = _mm512_set1_ps(static_cast<float>(r.act_min - r.zero_point));
     s.hi_less_zp = _mm512_set1_ps(static_cast<float>(r.act_max - r.zero_point));
   } else {
+    // The maskz forms with every lane selected: the plain intrinsics pass an undefined
+    // operand that GCC 12, inlining this into some callers, reports as uninitialized.
+    constexpr __mmask8 kAll = 0xFF;
     s.multiplier = _mm512_loadu_si512(r.multiplier.data() + c);
-    s.multiplier_odd = _mm512_srli_epi64(s.multiplier, 32);
+    s.multiplier_odd = _mm512_maskz_srli_epi64(kAll, s.multiplier, 32);
     s.shift_even = _mm512_loadu_si512(r.shift64.data() + c);
     s.shift_odd = _mm512_loadu_si512(r.shift64.data() + c + 8);
     if constexpr (R == Rounding::kSingle) {
       s.round_even = _mm512_loadu_si512(r.round64.data() + c);
       s.round_odd = _mm512_loadu_si512(r.round64.data() + c + 8);
       s.shift_odd_less_32 = _mm512_sub_epi64(s.shift_odd, _mm512_set1_epi64(32));
-      s.shifts_below_32 = _mm512_cmplt_epi64_mask(_mm512_min_epi64(s.shift_even, s.shift_odd), _mm512_set1_epi64(32)) != 0;
+      s.shifts_below_32 = _mm512_cmplt_epi64_mask(_mm512_maskz_min_epi64(kAll, s.shift_even, s.shift_odd), _mm512_set1_epi64(32)) != 0;
     } else {
       const __m512i right = _mm512_loadu_si512(r.right_shift.data() + c);
       const __m512i right_even = _mm512_and_si512(right, _mm512_set1_epi64(0xFFFFFFFF));
-      const __m512i right_odd = _mm512_srli_epi64(right, 32);
+      const __m512i right_odd = _mm512_maskz_srli_epi64(kAll, right, 32);
       s.total_shift_even = _mm512_add_epi64(right_even, _mm512_set1_epi64(31));
       s.total_shift_odd = _mm512_add_epi64(right_odd, _mm512_set1_epi64(31));
       s.rounds_even = _mm512_test_epi64_mask(right_even, right_even);
       s.rounds_odd = _mm512_test_epi64_mask(right_odd, right_odd);
       const __m512i nudge = _mm512_set1_epi64(int64_t{1} << 30);
-      s.round_even = _mm512_mask_add_epi64(nudge, s.rounds_even, nudge, _mm512_sllv_epi64(nudge, right_even));
-      s.round_odd = _mm512_mask_add_epi64(nudge, s.rounds_odd, nudge, _mm512_sllv_epi64(nudge, right_odd));
+      s.round_even = _mm512_mask_add_epi64(nudge, s.rounds_even, nudge, _mm512_maskz_sllv_epi64(kAll, nudge, right_even));
+      s.round_odd = _mm512_mask_add_epi64(nudge, s.rounds_odd, nudge, _mm512_maskz_sllv_epi64(kAll, nudge, right_odd));
       s.left_shift = _mm512_test_epi64_mask(_mm512_or_si512(s.shift_even, s.shift_odd), _mm512_set1_epi64(-1)) != 0;
     }
   }
@@ -842,13 +847,16 @@ struct DepthwiseBlock {
   __m512i start_lo, start_hi;
 };
 
-// One output row of one block into acc[ox][c..]. kTaps > 0 fixes the number of taps at
-// compile time (9 for 3x3 filters) so that the pair loop unrolls and the weights stay in
-// registers along the row; 0 reads it from g.
-template <int kTaps>
+// One output row of one block, requantized by `r` into out[ox][c..]. kTaps > 0 fixes the
+// number of taps at compile time (9 for 3x3 filters) so that the pair loop unrolls and the
+// weights stay in registers along the row; 0 reads it from g.
+template <int kTaps, Rounding R>
 QAUDIT_VNNI void DepthwiseRowBlock(const ConvGeometry& g, const DepthwiseTaps& tap, const int8_t* image, int y_origin,
-                                   const DepthwiseBlock& block, __m512i zp, int32_t* acc, int padded) {
+                                   const DepthwiseBlock& block, __m512i zp, const Int8Requantization& r, int8_t* out) {
   constexpr int kStep = 2 * kBlock;
+  const int channels = g.out_c, left = channels - block.c;  // of this block, 1 to 32
+  const StageRegs stage_low = LoadStage<R>(r, block.c);
+  const StageRegs stage_high = LoadStage<R>(r, block.c + kBlock);
   const int taps = kTaps > 0 ? kTaps : g.filter_h * g.filter_w, pairs = (taps + 1) / 2;
   const int span_h = (g.filter_h - 1) * g.dilation_h, span_w = (g.filter_w - 1) * g.dilation_w;
   const bool rows_inside = y_origin >= 0 && y_origin + span_h < g.in_h;
@@ -867,9 +875,11 @@ QAUDIT_VNNI void DepthwiseRowBlock(const ConvGeometry& g, const DepthwiseTaps& t
       lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), _mm512_loadu_si512(block.w + 2 * p * kStep));
       hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), _mm512_loadu_si512(block.w + (2 * p + 1) * kStep));
     }
-    int32_t* a = acc + static_cast<int64_t>(ox) * padded + block.c;
-    _mm512_storeu_si512(a, _mm512_permutex2var_epi64(lo, first, hi));
-    _mm512_storeu_si512(a + kBlock, _mm512_permutex2var_epi64(lo, second, hi));
+    int8_t* o = out + static_cast<int64_t>(ox) * channels + block.c;
+    StoreBytes(o, std::min(left, kBlock), ApplyStage<R>(stage_low, _mm512_permutex2var_epi64(lo, first, hi)));
+    if (left > kBlock) {
+      StoreBytes(o + kBlock, left - kBlock, ApplyStage<R>(stage_high, _mm512_permutex2var_epi64(lo, second, hi)));
+    }
   }
 }
 
@@ -889,7 +899,6 @@ QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in
   const int taps = g.filter_h * g.filter_w, pairs = (taps + 1) / 2;
   thread_local std::vector<int16_t> packed;  // [block][pair][lo, hi][32]; an odd last tap pairs with weight 0
   thread_local std::vector<int32_t> start;   // [block][lo, hi][16]
-  thread_local std::vector<int32_t> acc;     // one output row
   packed.assign(static_cast<size_t>(padded / kStep) * pairs * 2 * kStep, 0);
   start.assign(padded, 0);
   for (int c = 0; c < channels; ++c) {
@@ -908,7 +917,6 @@ QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in
     tap.dy[t] = t / g.filter_w * g.dilation_h, tap.dx[t] = t % g.filter_w * g.dilation_w;
     tap.offset[t] = (static_cast<int64_t>(tap.dy[t]) * g.in_w + tap.dx[t]) * g.in_c;
   }
-  acc.resize(static_cast<size_t>(g.out_w) * padded);
   const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(in_zp));
   for (int b = 0; b < g.batch; ++b) {
     const int8_t* image = in + static_cast<int64_t>(b) * g.in_h * g.in_w * g.in_c;
@@ -920,14 +928,18 @@ QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in
         const __m512i start_lo = _mm512_loadu_si512(start.data() + c);
         const __m512i start_hi = _mm512_loadu_si512(start.data() + c + kBlock);
         const DepthwiseBlock block{c, valid, w, start_lo, start_hi};
-        if (taps == 9) {
-          DepthwiseRowBlock<9>(g, tap, image, y_origin, block, zp, acc.data(), padded);
-        } else {
-          DepthwiseRowBlock<0>(g, tap, image, y_origin, block, zp, acc.data(), padded);
-        }
+        int8_t* const row_out = out + (static_cast<int64_t>(b) * g.out_h + oy) * g.out_w * channels;
+        DispatchRounding(r.rounding, [&](auto rounding) {
+          constexpr Rounding kRounding = decltype(rounding)::value;
+          if constexpr (kRounding != Rounding::kInt64) {  // 16x8 only; never here
+            if (taps == 9) {
+              DepthwiseRowBlock<9, kRounding>(g, tap, image, y_origin, block, zp, r, row_out);
+            } else {
+              DepthwiseRowBlock<0, kRounding>(g, tap, image, y_origin, block, zp, r, row_out);
+            }
+          }
+        });
       }
-      Requantize(r, acc.data(), padded, g.out_w, channels,
-                 out + ((static_cast<int64_t>(b) * g.out_h + oy) * g.out_w) * channels, channels);
     }
   }
 }

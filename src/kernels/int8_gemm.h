@@ -46,7 +46,7 @@ Int8GemmWeights PackInt8GemmWeights(const int8_t* w, int n, int k, const int32_t
 Int8GemmWeights PackInt8ConvWeights(const int8_t* w, const ConvGeometry& g, const int32_t* bias,
                                     int32_t input_zero_point);
 
-// The output stage's per-channel parameters as flat arrays padded to a multiple of 16.
+// The output stage's per-channel parameters as flat arrays padded to a multiple of 32.
 // The kernel multiplies the even and the odd channels of each 16 in 64-bit lanes, so the
 // 64-bit parameters are stored per block of 16 as its 8 even channels, then its 8 odd ones.
 struct Int8Requantization {
