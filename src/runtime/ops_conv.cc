@@ -12,6 +12,7 @@
 #include "kernels/fully_connected.h"
 #include "kernels/hybrid.h"
 #include "kernels/int8_gemm.h"
+#include "kernels/winograd_avx512.h"
 #include "runtime/op_kernel.h"
 #include "runtime/op_util.h"
 #include "runtime/xnnpack_rules.h"
@@ -415,6 +416,14 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
       return ctx.Unsupported("float input needs float weights, bias and output");
     }
     QAUDIT_ASSIGN_OR_RETURN(auto range, FloatActivationRange(ctx, o.activation));
+    if (!depthwise && TakesSgemm(ctx) && kernels::WinogradConvFloatAvx512Available() &&
+        kernels::WinogradConvFloatSuits(g)) {
+      const kernels::WinogradWeights u = kernels::PrepareWinogradWeights(w.data_as<float>(), g.in_c, g.out_c);
+      return EvalFn([=](const Workspace& ws) {
+        kernels::WinogradConvFloatAvx512(g, ws.Get<float>(in_t), u, b_t == kNoTensor ? nullptr : ws.Get<float>(b_t),
+                                         range.first, range.second, ws.Mutable<float>(out_t));
+      });
+    }
     if (!depthwise && TakesSgemm(ctx)) {
       const std::vector<float> wt = kernels::Transposed(w.data_as<float>(), g.out_c, g.patch_size());
       return EvalFn([=](const Workspace& ws) {
