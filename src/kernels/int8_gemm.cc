@@ -861,19 +861,43 @@ QAUDIT_VNNI void DepthwiseRowBlock(const ConvGeometry& g, const DepthwiseTaps& t
   const int span_h = (g.filter_h - 1) * g.dilation_h, span_w = (g.filter_w - 1) * g.dilation_w;
   const bool rows_inside = y_origin >= 0 && y_origin + span_h < g.in_h;
   const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
+  // With the tap count fixed, interior windows read weights and tap offsets from locals:
+  // through pointers they would be reloaded after every int8 store (which may alias them).
+  constexpr int kPairs = (kTaps + 1) / 2;
+  __m512i w_lo[kPairs > 0 ? kPairs : 1], w_hi[kPairs > 0 ? kPairs : 1];
+  int64_t offset[kTaps > 0 ? kTaps : 1];
+  if constexpr (kTaps > 0) {
+    for (int p = 0; p < kPairs; ++p) {
+      w_lo[p] = _mm512_loadu_si512(block.w + 2 * p * kStep);
+      w_hi[p] = _mm512_loadu_si512(block.w + (2 * p + 1) * kStep);
+    }
+    for (int t = 0; t < kTaps; ++t) offset[t] = tap.offset[t];
+  }
   for (int ox = 0; ox < g.out_w; ++ox) {
     const int x_origin = ox * g.stride_w - g.pad_left;
     const bool inside = rows_inside && x_origin >= 0 && x_origin + span_w < g.in_w;
     const int64_t base = (static_cast<int64_t>(y_origin) * g.in_w + x_origin) * g.in_c + block.c;
     __m512i lo = block.start_lo, hi = block.start_hi;
+    if (kTaps > 0 && inside) {
+      const int8_t* window = image + base;
 #pragma GCC unroll 8
-    for (int p = 0; p < pairs; ++p) {
-      const __m512i x0 = DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p, block.valid, zp);
-      const __m512i x1 = 2 * p + 1 < taps
-                             ? DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p + 1, block.valid, zp)
-                             : x0;
-      lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), _mm512_loadu_si512(block.w + 2 * p * kStep));
-      hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), _mm512_loadu_si512(block.w + (2 * p + 1) * kStep));
+      for (int p = 0; p < kPairs; ++p) {
+        const __m512i x0 = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(block.valid, window + offset[2 * p]));
+        const __m512i x1 =
+            2 * p + 1 < kTaps ? _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(block.valid, window + offset[2 * p + 1])) : x0;
+        lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), w_lo[p]);
+        hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), w_hi[p]);
+      }
+    } else {
+#pragma GCC unroll 8
+      for (int p = 0; p < pairs; ++p) {
+        const __m512i x0 = DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p, block.valid, zp);
+        const __m512i x1 = 2 * p + 1 < taps
+                               ? DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p + 1, block.valid, zp)
+                               : x0;
+        lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), _mm512_loadu_si512(block.w + 2 * p * kStep));
+        hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), _mm512_loadu_si512(block.w + (2 * p + 1) * kStep));
+      }
     }
     int8_t* o = out + static_cast<int64_t>(ox) * channels + block.c;
     StoreBytes(o, std::min(left, kBlock), ApplyStage<R>(stage_low, _mm512_permutex2var_epi64(lo, first, hi)));
