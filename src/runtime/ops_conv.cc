@@ -8,6 +8,7 @@
 
 #include "kernels/conv.h"
 #include "kernels/conv_sgemm.h"
+#include "kernels/conv_small_channels_avx512.h"
 #include "kernels/depthwise_avx512.h"
 #include "kernels/fully_connected.h"
 #include "kernels/hybrid.h"
@@ -421,6 +422,14 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
       const kernels::WinogradWeights u = kernels::PrepareWinogradWeights(w.data_as<float>(), g.in_c, g.out_c);
       return EvalFn([=](const Workspace& ws) {
         kernels::WinogradConvFloatAvx512(g, ws.Get<float>(in_t), u, b_t == kNoTensor ? nullptr : ws.Get<float>(b_t),
+                                         range.first, range.second, ws.Mutable<float>(out_t));
+      });
+    }
+    if (!depthwise && TakesSgemm(ctx) && kernels::ConvSmallChannelsAvx512Available() &&
+        kernels::ConvSmallChannelsSuits(g)) {
+      const kernels::SmallChannelsWeights sw = kernels::PrepareSmallChannelsWeights(w.data_as<float>(), g);
+      return EvalFn([=](const Workspace& ws) {
+        kernels::ConvSmallChannelsAvx512(g, ws.Get<float>(in_t), sw, b_t == kNoTensor ? nullptr : ws.Get<float>(b_t),
                                          range.first, range.second, ws.Mutable<float>(out_t));
       });
     }
