@@ -70,7 +70,7 @@ Int8Requantization MakeInt8Requantization(const OutputStage& stage);
 void Int8Gemm(int m, const uint8_t* a, int64_t lda, const Int8GemmWeights& w, int32_t* acc);
 
 // out[i][c] = the output stage applied to acc[i][c], for i < m, c < n; acc rows are
-// ld_acc apart, out rows ld_out.
+// ld_acc apart, out rows ld_out. Each acc row is read up to n rounded up to 16.
 void Requantize(const Int8Requantization& r, const int32_t* acc, int64_t ld_acc, int m, int n, int8_t* out,
                 int64_t ld_out);
 

@@ -262,14 +262,15 @@ TEST(Int8GemmTest, RequantizeMatchesTheOutputStageOnTies) {
     const OutputStage stage = OutputStage::Make(rounding, multipliers, as_float, 3, -128, 127);
     const Int8Requantization r = MakeInt8Requantization(stage);
     const int rows = static_cast<int>(values.size());
-    std::vector<int32_t> acc(static_cast<size_t>(rows) * channels);
+    const int ld = (channels + 15) / 16 * 16;  // Requantize reads whole vectors of 16
+    std::vector<int32_t> acc(static_cast<size_t>(rows) * ld);
     for (int i = 0; i < rows; ++i) {
-      for (int c = 0; c < channels; ++c) acc[static_cast<size_t>(i) * channels + c] = values[i];
+      for (int c = 0; c < channels; ++c) acc[static_cast<size_t>(i) * ld + c] = values[i];
     }
-    std::vector<int8_t> got(acc.size()), want(acc.size());
-    Requantize(r, acc.data(), channels, rows, channels, got.data(), channels);
+    std::vector<int8_t> got(static_cast<size_t>(rows) * channels), want(got.size());
+    Requantize(r, acc.data(), ld, rows, channels, got.data(), channels);
     for (int i = 0; i < rows; ++i) {
-      const int32_t* row = acc.data() + static_cast<size_t>(i) * channels;
+      const int32_t* row = acc.data() + static_cast<size_t>(i) * ld;
       int8_t* out = want.data() + static_cast<size_t>(i) * channels;
       switch (rounding) {
         case Rounding::kDouble: stage.ApplyRow<Rounding::kDouble>(row, channels, out); break;
@@ -278,8 +279,8 @@ TEST(Int8GemmTest, RequantizeMatchesTheOutputStageOnTies) {
       }
     }
     for (size_t i = 0; i < got.size(); ++i) {
-      ASSERT_EQ(got[i], want[i]) << RoundingName(rounding) << " accumulator " << acc[i] << " multiplier "
-                                 << multipliers[i % channels];
+      ASSERT_EQ(got[i], want[i]) << RoundingName(rounding) << " accumulator " << values[i / channels]
+                                 << " multiplier " << multipliers[i % channels];
     }
   }
 }
