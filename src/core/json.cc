@@ -118,7 +118,7 @@ class Parser {
       if (pos_ >= text_.size() || text_[pos_] != ':') return Error("expected ':' after \"" + key + "\"");
       ++pos_;
       QAUDIT_ASSIGN_OR_RETURN(JsonValue item, Value(depth + 1));
-      v.object.emplace_back(std::move(key), std::move(item));
+      v.object.push_back({std::move(key), std::move(item)});
       SkipSpace();
       if (pos_ < text_.size() && text_[pos_] == ',') {
         ++pos_;

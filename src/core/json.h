@@ -55,6 +55,8 @@ std::string JsonArray(const Range& range, Fn&& item) {
 }
 
 // A parsed JSON document. Objects keep their members in document order.
+struct JsonMember;
+
 struct JsonValue {
   enum class Kind { kNull, kBool, kNumber, kString, kArray, kObject };
   Kind kind = Kind::kNull;
@@ -62,11 +64,18 @@ struct JsonValue {
   double number = 0;
   std::string string;
   std::vector<JsonValue> array;
-  std::vector<std::pair<std::string, JsonValue>> object;
+  // Members in document order. (A std::pair here would need JsonValue complete, which
+  // clang's libstdc++ checks inside this definition.)
+  std::vector<JsonMember> object;
 
   // The member named `key` of an object; nullptr when absent or not an object.
   const JsonValue* Find(const std::string& key) const;
   const char* KindName() const;  // "null", "boolean", "number", "string", "array", "object"
+};
+
+struct JsonMember {
+  std::string key;
+  JsonValue value;
 };
 
 // Parses a whole document (RFC 8259; numbers as double). Errors give the line and column.

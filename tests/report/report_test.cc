@@ -52,7 +52,7 @@ std::string Lower(std::string s) {
 JsonValue WithoutTiming(JsonValue v) {
   const auto erase = [](JsonValue& object, const std::set<std::string>& keys) {
     auto& members = object.object;
-    members.erase(std::remove_if(members.begin(), members.end(), [&](const auto& m) { return keys.count(m.first); }),
+    members.erase(std::remove_if(members.begin(), members.end(), [&](const auto& m) { return keys.count(m.key); }),
                   members.end());
   };
   erase(v, {"created", "seconds"});
@@ -84,7 +84,7 @@ bool SameJson(const JsonValue& a, const JsonValue& b) {
     if (!SameJson(a.array[i], b.array[i])) return false;
   }
   for (size_t i = 0; i < a.object.size(); ++i) {
-    if (a.object[i].first != b.object[i].first || !SameJson(a.object[i].second, b.object[i].second)) return false;
+    if (a.object[i].key != b.object[i].key || !SameJson(a.object[i].value, b.object[i].value)) return false;
   }
   return true;
 }
