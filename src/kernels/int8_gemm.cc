@@ -7,8 +7,10 @@
 
 // GCC 12 warns about the undefined first operand its own intrinsics headers pass to
 // masked builtins (_mm512_undefined_epi32); the warning is about the header, not this code.
+// (The float conversions' undefined operands draw the definite form, -Wuninitialized.)
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
 namespace qaudit::kernels {
@@ -226,9 +228,10 @@ QAUDIT_VNNI inline __m512i ShiftLeftSaturated(__m512i x64, __m512i left) {
                           _mm512_set1_epi64(INT32_MAX));
 }
 
-// The output stage on 16 accumulators: the values to store, in [act_min, act_max].
+// The output stage on 16 accumulators up to the zero point's addition, before the
+// clamp to [act_min, act_max] (ApplyStage).
 template <Rounding R>
-QAUDIT_VNNI inline __m512i ApplyStage(const StageRegs& s, __m512i x) {
+QAUDIT_VNNI inline __m512i ApplyStageUnclamped(const StageRegs& s, __m512i x) {
   __m512i v;
   if constexpr (R == Rounding::kFp32) {
     __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), s.scale);
@@ -261,8 +264,13 @@ QAUDIT_VNNI inline __m512i ApplyStage(const StageRegs& s, __m512i x) {
     // Both fit in int32: the odd results move into the high halves.
     v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
   }
-  v = _mm512_add_epi32(v, s.zp);  // wraps, as WrapAdd
-  return _mm512_min_epi32(_mm512_max_epi32(v, s.lo), s.hi);
+  return _mm512_add_epi32(v, s.zp);  // wraps, as WrapAdd
+}
+
+// The output stage on 16 accumulators: the values to store, in [act_min, act_max].
+template <Rounding R>
+QAUDIT_VNNI inline __m512i ApplyStage(const StageRegs& s, __m512i x) {
+  return _mm512_min_epi32(_mm512_max_epi32(ApplyStageUnclamped<R>(s, x), s.lo), s.hi);
 }
 
 // Stores the first `valid` (>= 1) of 16 int32s in [-128, 127] as bytes. Narrowed in a
@@ -345,6 +353,10 @@ QAUDIT_VNNI void MicroKernel(int rows, const uint8_t* const* row, const RowsOfA&
       const uint8_t* r[kRows];
 #pragma GCC unroll 24
       for (int i = 0; i < kRows; ++i) r[i] = row[i] + s * a.segment_stride;
+      // Unrolled: GCC keeps the 12x1 tile's accumulators in registers but stores them to
+      // the stack as well once per iteration, which then cost more than the steps with
+      // few input channels.
+#pragma GCC unroll 4
       for (int q = 0; q < a.quads; ++q, w += 64) step(r, 4 * q, w);
     }
   }
@@ -388,6 +400,46 @@ QAUDIT_VNNI void MicroKernel(int rows, const uint8_t* const* row, const RowsOfA&
                                                 ApplyStage<R>(stage, sum[i + 3][j])));
         }
         StoreBytes(o.out[i] + c, o.n - c, _mm512_min_epi32(_mm512_max_epi32(v, pool_min), pool_max));
+      }
+    }
+  } else if constexpr (kBlocks == 2 || kBlocks == 4) {
+    // Each row's blocks are adjacent in its output: narrowed together by saturating packs
+    // (vpmovdb costs two uops per block) and clamped once as bytes. The signed saturation
+    // to int8 does not change values clamped to [act_min, act_max] within it afterwards.
+    // Blocks past n are computed from padding channels (multiplier 0) and not stored.
+    constexpr Rounding R = RoundingOf(E);
+#pragma GCC unroll 4
+    for (int j = 0; j < kBlocks; ++j) {
+      const StageRegs stage = LoadStage<R>(*o.r, o.c0 + j * kBlock);
+#pragma GCC unroll 24
+      for (int i = 0; i < kRows; ++i) sum[i][j] = ApplyStageUnclamped<R>(stage, sum[i][j]);
+    }
+    const __m512i lo = _mm512_set1_epi8(static_cast<int8_t>(o.r->act_min));
+    const __m512i hi = _mm512_set1_epi8(static_cast<int8_t>(o.r->act_max));
+    // Per 128-bit lane L the packs leave dword q = channels 4L..4L+3 of block q: this
+    // gathers each block's four dwords back in order.
+    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const int valid = std::min(o.n - o.c0, kBlocks * kBlock);
+    // Read before the stores, which may alias them.
+    int8_t* dst[kRows];
+#pragma GCC unroll 24
+    for (int i = 0; i < kRows; ++i) dst[i] = o.out[i] + o.c0;
+#pragma GCC unroll 24
+    for (int i = 0; i < kRows; ++i) {
+      if (i >= rows) break;
+      const __m512i low = _mm512_packs_epi32(sum[i][0], sum[i][1]);
+      const __m512i high = kBlocks == 4 ? _mm512_packs_epi32(sum[i][kBlocks - 2], sum[i][kBlocks - 1]) : low;
+      __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(low, high));
+      bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, lo), hi);
+      if constexpr (kBlocks == 4) {
+        if (valid == 4 * kBlock) {
+          _mm512_storeu_si512(dst[i], bytes);
+        } else {
+          _mm512_mask_storeu_epi8(dst[i], (__mmask64{1} << valid) - 1, bytes);
+        }
+      } else {
+        _mm256_mask_storeu_epi8(dst[i], static_cast<__mmask32>((uint64_t{1} << valid) - 1),
+                                _mm512_castsi512_si256(bytes));
       }
     }
   } else {
@@ -611,7 +663,16 @@ QAUDIT_VNNI void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t i
       const int rows = static_cast<int>(std::min<int64_t>(rows_per_pass, pixels - p0));
       int8_t* const pass_out = out + (b * pixels + p0) * g.out_c;
       const auto out_of = [&](int i) { return pass_out + static_cast<int64_t>(i) * g.out_c; };
-      if (w.segments > 0 && padded) {
+      if (w.segments > 0 && padded && g.stride_h * image_row == static_cast<int64_t>(g.out_w) * g.stride_w * g.in_c) {
+        // Output pixel p's patch starts p * stride_w pixels into the padded image: a
+        // convolution whose output rows tile its input rows (a 1x1 with stride 1 and no
+        // padding), whose row pointers need no table.
+        const uint8_t* const first = image.data.data() + p0 * g.stride_w * g.in_c;
+        const int64_t step = static_cast<int64_t>(g.stride_w) * g.in_c;
+        GemmRequantized(
+            rows, [&](int i) { return first + i * step; }, out_of,
+            RowsOfA{w.segments, run_padded / 4, image_row * g.dilation_h}, w, r);
+      } else if (w.segments > 0 && padded) {
         // Patches read in place: output pixel p's filter row ky starts at padded pixel
         // (oy * stride_h + ky * dilation_h, ox * stride_w). Tabled once per pass: the tiles
         // ask for each row again per panel of channels, and a division per row shows.
@@ -852,7 +913,10 @@ struct DepthwiseBlock {
 // weights stay in registers along the row; 0 reads it from g.
 template <int kTaps, Rounding R>
 QAUDIT_VNNI void DepthwiseRowBlock(const ConvGeometry& g, const DepthwiseTaps& tap, const int8_t* image, int y_origin,
-                                   const DepthwiseBlock& block, __m512i zp, const Int8Requantization& r, int8_t* out) {
+                                   const DepthwiseBlock& block, int32_t in_zp, const Int8Requantization& r, int8_t* out) {
+  // The zero point arrives as an integer: this is called from a lambda without the AVX-512
+  // target, where a vector argument would change the calling convention (clang refuses).
+  const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(in_zp));
   constexpr int kStep = 2 * kBlock;
   const int channels = g.out_c, left = channels - block.c;  // of this block, 1 to 32
   const StageRegs stage_low = LoadStage<R>(r, block.c);
@@ -941,7 +1005,6 @@ QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in
     tap.dy[t] = t / g.filter_w * g.dilation_h, tap.dx[t] = t % g.filter_w * g.dilation_w;
     tap.offset[t] = (static_cast<int64_t>(tap.dy[t]) * g.in_w + tap.dx[t]) * g.in_c;
   }
-  const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(in_zp));
   for (int b = 0; b < g.batch; ++b) {
     const int8_t* image = in + static_cast<int64_t>(b) * g.in_h * g.in_w * g.in_c;
     for (int oy = 0; oy < g.out_h; ++oy) {
@@ -957,9 +1020,9 @@ QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in
           constexpr Rounding kRounding = decltype(rounding)::value;
           if constexpr (kRounding != Rounding::kInt64) {  // 16x8 only; never here
             if (taps == 9) {
-              DepthwiseRowBlock<9, kRounding>(g, tap, image, y_origin, block, zp, r, row_out);
+              DepthwiseRowBlock<9, kRounding>(g, tap, image, y_origin, block, in_zp, r, row_out);
             } else {
-              DepthwiseRowBlock<0, kRounding>(g, tap, image, y_origin, block, zp, r, row_out);
+              DepthwiseRowBlock<0, kRounding>(g, tap, image, y_origin, block, in_zp, r, row_out);
             }
           }
         });

@@ -163,6 +163,34 @@ TEST(Int8GemmTest, ConvMatchesReference) {
   }
 }
 
+// 1x1 convolutions as MobileNet's pointwise layers: output pixels read consecutive input
+// pixels (no row table), over images large enough for several passes of rows, with few
+// input channels and output channels that fill the tiles of 1 to 4 blocks in part and in
+// whole (the 2- and 4-block tiles narrow their blocks together).
+TEST(Int8GemmTest, PointwiseConvMatchesReference) {
+  QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
+  std::mt19937 rng(29);
+  for (int trial = 0; trial < 120; ++trial) {
+    ConvGeometry g{};
+    g.batch = Uniform(rng, 1, 2), g.in_h = Uniform(rng, 1, 40), g.in_w = Uniform(rng, 1, 40);
+    g.in_c = Uniform(rng, 0, 1) == 0 ? Uniform(rng, 1, 40) : 4 * Uniform(rng, 1, 10);
+    g.out_c = trial % 4 == 0 ? 16 * Uniform(rng, 1, 10) : Uniform(rng, 1, 160);
+    g.filter_h = g.filter_w = 1;
+    // Stride 2 only where an output row still spans its input row (width 1).
+    g.stride_h = g.stride_w = trial % 10 == 0 ? 2 : 1;
+    if (g.stride_w == 2) g.in_w = 1;
+    g.dilation_h = g.dilation_w = g.depth_multiplier = 1;
+    if (!SetOutputWindow(Uniform(rng, 0, 1) == 1, g)) continue;
+    const Rounding rounding = kRoundings[trial % 3];
+    const ConvCase c = DrawConvCase(rng, g, rounding);
+    std::vector<int8_t> got(c.reference.size());
+    const Int8GemmWeights packed = PackInt8ConvWeights(c.w.data(), g, c.bias_or_null(), c.in_zp);
+    ConvInt8Vnni(g, c.in.data(), c.in_zp, packed, MakeInt8Requantization(c.stage), got.data());
+    ASSERT_EQ(got, c.reference) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h
+                                << "x" << g.in_w << "x" << g.in_c << " stride " << g.stride_h << " out_c " << g.out_c;
+  }
+}
+
 // CONV_2D then MAX_POOL_2D (non-overlapping VALID windows) fused, against the two
 // reference kernels: biases near the int32 limits and large multipliers make accumulators
 // that saturate or wrap, where the fused kernel must requantize before the maximum.
