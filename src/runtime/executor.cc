@@ -155,9 +155,16 @@ namespace {
 void FoldConstantHalfDequantize(Graph& g) {
   std::vector<Operator> kept;
   for (Operator& op : g.operators) {
-    const bool foldable = op.kind == OpKind::kDequantize && op.inputs.size() == 1 && op.outputs.size() == 1 &&
-                          g.tensors[op.inputs[0]].is_constant && g.tensors[op.inputs[0]].dtype == DType::kFloat16 &&
-                          std::find(g.outputs.begin(), g.outputs.end(), op.outputs[0]) == g.outputs.end();
+    // Only what DEQUANTIZE's Prepare would accept is folded (a folded op is never prepared):
+    // both tensors present (an optional input is -1), float16 in, float32 out, same size.
+    const auto fits = [&] {
+      if (op.inputs.size() != 1 || op.outputs.size() != 1 || op.inputs[0] < 0 || op.outputs[0] < 0) return false;
+      const Tensor& in = g.tensors[op.inputs[0]];
+      const Tensor& out = g.tensors[op.outputs[0]];
+      return in.is_constant && in.dtype == DType::kFloat16 && out.dtype == DType::kFloat32 &&
+             out.shape == in.shape && std::find(g.outputs.begin(), g.outputs.end(), op.outputs[0]) == g.outputs.end();
+    };
+    const bool foldable = op.kind == OpKind::kDequantize && fits();
     if (!foldable) {
       kept.push_back(std::move(op));
       continue;
