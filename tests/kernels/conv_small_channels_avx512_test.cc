@@ -29,35 +29,20 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <vector>
 
 #include "kernels/conv.h"
-#include "qaudit/executor.h"
-#include "qaudit/graph_builder.h"
+#include "kernels/float_conv_test_support.h"
 #include "support/fixtures.h"
 
 namespace qaudit::kernels {
 namespace {
 
-constexpr double kU = 1.0 / (1 << 24);  // float's unit roundoff
-constexpr float kInf = std::numeric_limits<float>::infinity();
-
-int Uniform(std::mt19937& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
-
-struct Case {
-  ConvGeometry g{};
-  std::vector<float> in, w, bias;
-  bool with_bias = true;
-  float lo = -kInf, hi = kInf;
-  const float* bias_or_null() const { return with_bias ? bias.data() : nullptr; }
-  size_t out_size() const { return static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.out_c; }
-};
+using namespace ::qaudit::kernels::testing;  // float_conv_test_support.h
 
 struct Shape2D {
   int batch, in_h, in_w, in_c, out_c, filter_h, filter_w, stride_h, stride_w, dilation_h, dilation_w;
@@ -79,25 +64,6 @@ bool MakeGeometry(const Shape2D& s, ConvGeometry* g) {
   return true;
 }
 
-void Fill(std::mt19937& rng, Case* c) {
-  const ConvGeometry& g = c->g;
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  // A scale per tensor, and some exact zeros (ReLU outputs and padding are often zero).
-  const float x_scale = std::ldexp(1.0f, Uniform(rng, -4, 4)), w_scale = std::ldexp(1.0f, Uniform(rng, -6, 2));
-  c->in.resize(static_cast<size_t>(g.batch) * g.in_h * g.in_w * g.in_c);
-  for (float& v : c->in) v = Uniform(rng, 0, 4) == 0 ? 0.0f : normal(rng) * x_scale;
-  c->w.resize(static_cast<size_t>(g.out_c) * g.patch_size());
-  for (float& v : c->w) v = normal(rng) * w_scale;
-  c->bias.resize(g.out_c);
-  for (float& v : c->bias) v = normal(rng) * x_scale * w_scale * 4;
-  c->with_bias = Uniform(rng, 0, 3) != 0;
-  switch (Uniform(rng, 0, 2)) {
-    case 0: c->lo = -kInf, c->hi = kInf; break;
-    case 1: c->lo = 0.0f, c->hi = kInf; break;
-    default: c->lo = 0.0f, c->hi = 6.0f * x_scale * w_scale; break;  // ReLU6, scaled to bite
-  }
-}
-
 bool RandomCase(std::mt19937& rng, Case* c) {
   const int out_channels[] = {1, 3, 8, 15, 16, 17, 31, 32, 33, 48, 63, 64, 65, 100, 130};
   Shape2D s{};
@@ -112,11 +78,9 @@ bool RandomCase(std::mt19937& rng, Case* c) {
   return true;
 }
 
-bool SameBits(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
-
 std::vector<float> RunDirect(const Case& c) {
   const SmallChannelsWeights w = PrepareSmallChannelsWeights(c.w.data(), c.g);
-  std::vector<float> out(c.out_size(), 123.0f);
+  std::vector<float> out = UnwrittenOutput(c);
   ConvSmallChannelsAvx512(c.g, c.in.data(), w, c.bias_or_null(), c.lo, c.hi, out.data());
   return out;
 }
@@ -125,8 +89,7 @@ std::vector<float> RunDirect(const Case& c) {
 // returns the largest error against exact arithmetic as a multiple of u S.
 double ExpectWithinBound(const Case& c, const std::vector<float>& got, const std::string& what) {
   const ConvGeometry& g = c.g;
-  std::vector<float> want(c.out_size());
-  ConvFloat(g, c.in.data(), c.w.data(), c.bias_or_null(), c.lo, c.hi, want.data());
+  const std::vector<float> want = ConvFloatOutput(c);
   const int k = g.patch_size();
   const double tiny = k * std::numeric_limits<float>::denorm_min();
   double worst = 0;
@@ -217,14 +180,8 @@ TEST(ConvSmallChannelsAvx512Test, MatchesConvFloatWithinRoundingBound) {
   QAUDIT_REQUIRE_CPU_FEATURES(ConvSmallChannelsAvx512Available(), "AVX-512 F");
   std::mt19937 rng(61);
   int run = 0;
-  double worst = 0;
-  for (int trial = 0; trial < 700; ++trial) {
-    Case c;
-    if (!RandomCase(rng, &c)) continue;
-    worst = std::max(worst, ExpectWithinBound(c, RunDirect(c), "trial " + std::to_string(trial)));
-    if (HasFailure()) return;
-    ++run;
-  }
+  const double worst = CheckRandomCases(rng, 700, RandomCase, RunDirect, ExpectWithinBound, &run);
+  if (HasFailure()) return;
   EXPECT_GT(run, 400);
   std::printf("%d geometries; largest error: %.2f u S\n", run, worst);
 }
@@ -264,8 +221,7 @@ TEST(ConvSmallChannelsAvx512Test, NonFiniteInputsStayInTheirWindows) {
         Case d = c;
         d.in[(static_cast<size_t>(y) * 9 + x) * 2 + 1] = bad;
         const std::vector<float> got = RunDirect(d);
-        std::vector<float> want(d.out_size());
-        ConvFloat(d.g, d.in.data(), d.w.data(), d.bias_or_null(), d.lo, d.hi, want.data());
+        const std::vector<float> want = ConvFloatOutput(d);
         for (int oy = 0; oy < 9; ++oy) {
           for (int ox = 0; ox < 9; ++ox) {
             const bool reached = std::abs(oy - y) <= 1 && std::abs(ox - x) <= 1;
@@ -303,17 +259,8 @@ TEST(ConvSmallChannelsAvx512Test, ImagesDoNotDependOnBatchRunsOrThread) {
   ASSERT_TRUE(MakeGeometry({2, 17, 23, 3, 70, 5, 3, 2, 1, 1, 2, false}, &b.g));
   Fill(rng, &b);
   const std::vector<float> batch_a = RunDirect(a), batch_b = RunDirect(b);
-  for (const Case* c : {&a, &b}) {
-    const std::vector<float>& whole = c == &a ? batch_a : batch_b;
-    const size_t in_image = c->in.size() / c->g.batch, out_image = whole.size() / c->g.batch;
-    for (int k = 0; k < c->g.batch; ++k) {
-      Case one = *c;
-      one.g.batch = 1;
-      one.in.assign(c->in.begin() + k * in_image, c->in.begin() + (k + 1) * in_image);
-      const std::vector<float> alone = RunDirect(one);
-      EXPECT_TRUE(SameBits(alone.data(), whole.data() + k * out_image, out_image)) << "image " << k;
-    }
-  }
+  ExpectImagesMatchBatch(a, batch_a, RunDirect);
+  ExpectImagesMatchBatch(b, batch_b, RunDirect);
   // 40 output pixels a row (runs of 14, 13 and 13 with 32 channels; four of 7 and two of 6
   // with 64) against 9 (one run of 9; runs of 5 and 4).
   for (int out_c : {32, 64}) {
@@ -333,22 +280,7 @@ TEST(ConvSmallChannelsAvx512Test, ImagesDoNotDependOnBatchRunsOrThread) {
           << "row " << oy << " out_c " << out_c;
     }
   }
-  // Two threads, each alternating geometries so that their scratch grows and shrinks in use.
-  std::vector<float> got[2][2];
-  std::thread threads[2];
-  for (int t = 0; t < 2; ++t) {
-    threads[t] = std::thread([&, t] {
-      for (int rep = 0; rep < 20; ++rep) {
-        got[t][0] = RunDirect(t == 0 ? a : b);
-        got[t][1] = RunDirect(t == 0 ? b : a);
-      }
-    });
-  }
-  for (std::thread& th : threads) th.join();
-  EXPECT_TRUE(SameBits(got[0][0].data(), batch_a.data(), batch_a.size()));
-  EXPECT_TRUE(SameBits(got[0][1].data(), batch_b.data(), batch_b.size()));
-  EXPECT_TRUE(SameBits(got[1][0].data(), batch_b.data(), batch_b.size()));
-  EXPECT_TRUE(SameBits(got[1][1].data(), batch_a.data(), batch_a.size()));
+  ExpectSameBitsOnTwoThreads(a, b, batch_a, batch_b, RunDirect);
 }
 
 // Through the executor: a float 3x3 CONV_2D over one input channel (the zoo cnn's first
@@ -357,48 +289,9 @@ TEST(ConvSmallChannelsAvx512Test, ImagesDoNotDependOnBatchRunsOrThread) {
 // bounds above, for every sample of a batch on 1 and 2 threads.
 TEST(ConvSmallChannelsAvx512Test, ExecutorTakesThisPathForAFirstLayer) {
   QAUDIT_REQUIRE_CPU_FEATURES(ConvSmallChannelsAvx512Available(), "AVX-512 F");
-  GraphBuilder builder(/*seed=*/13);
-  const int x = builder.Input("image", {1, 28, 28, 1});
-  const int y = builder.Conv2D(x, 32, 3, 1, Padding::kSame, Activation::kRelu);
-  const Graph graph = builder.Finish({y});
-  ASSERT_EQ(graph.operators.size(), 1u);
-  const Operator& op = graph.operators[0];
-  ASSERT_EQ(op.inputs.size(), 3u);
-  constexpr int kSamples = 5;
   Case c;
   ASSERT_TRUE(MakeGeometry({1, 28, 28, 1, 32, 3, 3, 1, 1, 1, 1, true}, &c.g));
-  const Tensor& w = graph.tensors[op.inputs[1]];
-  const Tensor& bias = graph.tensors[op.inputs[2]];
-  c.w.assign(w.data_as<float>(), w.data_as<float>() + w.num_elements());
-  c.bias.assign(bias.data_as<float>(), bias.data_as<float>() + bias.num_elements());
-  c.lo = 0.0f, c.hi = kInf;
-  std::mt19937 rng(79);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  HostTensor images;
-  images.dtype = DType::kFloat32;
-  images.shape = {kSamples, 28, 28, 1};
-  std::vector<float> pixels(static_cast<size_t>(kSamples) * 28 * 28);
-  for (float& v : pixels) v = normal(rng);
-  images.bytes.resize(pixels.size() * sizeof(float));
-  std::memcpy(images.bytes.data(), pixels.data(), images.bytes.size());
-  const size_t in_image = pixels.size() / kSamples, out_image = static_cast<size_t>(28) * 28 * 32;
-  for (int threads : {1, 2}) {
-    ExecutorOptions options;
-    options.num_threads = threads;
-    auto e = Executor::Create(graph, options);
-    ASSERT_TRUE(e.ok()) << e.status().message();
-    auto batch = (*e)->RunBatch({images});
-    ASSERT_TRUE(batch.ok()) << batch.status().message();
-    ASSERT_EQ(batch->at(0).bytes.size(), kSamples * out_image * sizeof(float));
-    const auto* got = reinterpret_cast<const float*>(batch->at(0).bytes.data());
-    for (int k = 0; k < kSamples; ++k) {
-      c.in.assign(pixels.begin() + k * in_image, pixels.begin() + (k + 1) * in_image);
-      const std::vector<float> direct = RunDirect(c);
-      EXPECT_TRUE(SameBits(got + k * out_image, direct.data(), out_image)) << "sample " << k << " threads " << threads;
-      ExpectWithinBound(c, std::vector<float>(got + k * out_image, got + (k + 1) * out_image),
-                        "sample " + std::to_string(k));
-    }
-  }
+  ExpectExecutorMatchesKernel(c, /*builder_seed=*/13, /*image_seed=*/79, RunDirect, ExpectWithinBound);
 }
 
 }  // namespace

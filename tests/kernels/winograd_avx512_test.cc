@@ -29,29 +29,25 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <limits>
 #include <random>
 #include <string>
-#include <thread>
 #include <tuple>
 #include <utility>
 #include <vector>
 
 #include "kernels/conv.h"
-#include "qaudit/executor.h"
-#include "qaudit/graph_builder.h"
+#include "kernels/float_conv_test_support.h"
 #include "support/fixtures.h"
 
 namespace qaudit::kernels {
 namespace {
 
-constexpr double kU = 1.0 / (1 << 24);  // float's unit roundoff
+using namespace ::qaudit::kernels::testing;  // float_conv_test_support.h
+
 constexpr double kAT[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
 constexpr double kBT[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
 constexpr double kG[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
-
-int Uniform(std::mt19937& rng, int lo, int hi) { return std::uniform_int_distribution<int>(lo, hi)(rng); }
 
 // C along one axis: output i of a tile, tile pixel p (0-3), tap q (0-2).
 struct AxisMagnitudes {
@@ -67,15 +63,6 @@ struct AxisMagnitudes {
   }
 };
 
-struct Case {
-  ConvGeometry g{};
-  std::vector<float> in, w, bias;
-  bool with_bias = true;
-  float lo = 0, hi = 0;
-  const float* bias_or_null() const { return with_bias ? bias.data() : nullptr; }
-  size_t out_size() const { return static_cast<size_t>(g.batch) * g.out_h * g.out_w * g.out_c; }
-};
-
 ConvGeometry Geometry(int batch, int in_h, int in_w, int in_c, int out_c, bool same, bool* ok) {
   ConvGeometry g{};
   g.batch = batch, g.in_h = in_h, g.in_w = in_w, g.in_c = in_c, g.out_c = out_c;
@@ -86,26 +73,6 @@ ConvGeometry Geometry(int batch, int in_h, int in_w, int in_c, int out_c, bool s
   *ok = ComputeWindowAxis(same, in_h, 3, 1, 1, &y) && ComputeWindowAxis(same, in_w, 3, 1, 1, &x);
   g.out_h = y.out, g.out_w = x.out, g.pad_top = y.pad, g.pad_left = x.pad;
   return g;
-}
-
-void Fill(std::mt19937& rng, Case* c) {
-  const ConvGeometry& g = c->g;
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  // A scale per tensor, and some exact zeros (ReLU outputs are often zero).
-  const float x_scale = std::ldexp(1.0f, Uniform(rng, -4, 4)), w_scale = std::ldexp(1.0f, Uniform(rng, -6, 2));
-  c->in.resize(static_cast<size_t>(g.batch) * g.in_h * g.in_w * g.in_c);
-  for (float& v : c->in) v = Uniform(rng, 0, 4) == 0 ? 0.0f : normal(rng) * x_scale;
-  c->w.resize(static_cast<size_t>(g.out_c) * 9 * g.in_c);
-  for (float& v : c->w) v = normal(rng) * w_scale;
-  c->bias.resize(g.out_c);
-  for (float& v : c->bias) v = normal(rng) * x_scale * w_scale * 4;
-  c->with_bias = Uniform(rng, 0, 3) != 0;
-  constexpr float kInf = std::numeric_limits<float>::infinity();
-  switch (Uniform(rng, 0, 2)) {
-    case 0: c->lo = -kInf, c->hi = kInf; break;
-    case 1: c->lo = 0.0f, c->hi = kInf; break;
-    default: c->lo = 0.0f, c->hi = 6.0f * x_scale * w_scale; break;  // ReLU6, scaled to bite
-  }
 }
 
 bool RandomCase(std::mt19937& rng, Case* c) {
@@ -120,11 +87,9 @@ bool RandomCase(std::mt19937& rng, Case* c) {
   return true;
 }
 
-bool SameBits(const float* a, const float* b, size_t n) { return std::memcmp(a, b, n * sizeof(float)) == 0; }
-
 std::vector<float> RunWinograd(const Case& c) {
   const WinogradWeights u = PrepareWinogradWeights(c.w.data(), c.g.in_c, c.g.out_c);
-  std::vector<float> out(c.out_size(), 123.0f);
+  std::vector<float> out = UnwrittenOutput(c);
   WinogradConvFloatAvx512(c.g, c.in.data(), u, c.bias_or_null(), c.lo, c.hi, out.data());
   return out;
 }
@@ -133,8 +98,7 @@ std::vector<float> RunWinograd(const Case& c) {
 // multiple of u (W + |bias|).
 double ExpectWithinBound(const Case& c, const std::vector<float>& got, const std::string& what) {
   const ConvGeometry& g = c.g;
-  std::vector<float> want(c.out_size());
-  ConvFloat(g, c.in.data(), c.w.data(), c.bias_or_null(), c.lo, c.hi, want.data());
+  const std::vector<float> want = ConvFloatOutput(c);
   static const AxisMagnitudes axis;
   // h[oc][ic][i][j][py][px]: sum over taps of C |w| for output (i, j) of a tile and its
   // pixel (py, px).
@@ -260,14 +224,8 @@ TEST(WinogradConvFloatAvx512Test, MatchesConvFloatWithinRoundingBound) {
   QAUDIT_REQUIRE_CPU_FEATURES(WinogradConvFloatAvx512Available(), "AVX-512 F");
   std::mt19937 rng(41);
   int run = 0;
-  double worst = 0;
-  for (int trial = 0; trial < 400; ++trial) {
-    Case c;
-    if (!RandomCase(rng, &c)) continue;
-    worst = std::max(worst, ExpectWithinBound(c, RunWinograd(c), "trial " + std::to_string(trial)));
-    if (HasFailure()) return;
-    ++run;
-  }
+  const double worst = CheckRandomCases(rng, 400, RandomCase, RunWinograd, ExpectWithinBound, &run);
+  if (HasFailure()) return;
   EXPECT_GT(run, 300);
   std::printf("largest error: %.2f u (W + |bias|)\n", worst);
 }
@@ -341,33 +299,9 @@ TEST(WinogradConvFloatAvx512Test, ImagesDoNotDependOnBatchOrThread) {
   ASSERT_TRUE(ok);
   Fill(rng, &b);
   const std::vector<float> batch_a = RunWinograd(a), batch_b = RunWinograd(b);
-  for (const Case* c : {&a, &b}) {
-    const std::vector<float>& whole = c == &a ? batch_a : batch_b;
-    const size_t in_image = c->in.size() / c->g.batch, out_image = whole.size() / c->g.batch;
-    for (int k = 0; k < c->g.batch; ++k) {
-      Case one = *c;
-      one.g.batch = 1;
-      one.in.assign(c->in.begin() + k * in_image, c->in.begin() + (k + 1) * in_image);
-      const std::vector<float> alone = RunWinograd(one);
-      EXPECT_TRUE(SameBits(alone.data(), whole.data() + k * out_image, out_image)) << "image " << k;
-    }
-  }
-  // Two threads, each alternating geometries so that their scratch grows and shrinks in use.
-  std::vector<float> got[2][2];
-  std::thread threads[2];
-  for (int t = 0; t < 2; ++t) {
-    threads[t] = std::thread([&, t] {
-      for (int rep = 0; rep < 20; ++rep) {
-        got[t][0] = RunWinograd(t == 0 ? a : b);
-        got[t][1] = RunWinograd(t == 0 ? b : a);
-      }
-    });
-  }
-  for (std::thread& th : threads) th.join();
-  EXPECT_TRUE(SameBits(got[0][0].data(), batch_a.data(), batch_a.size()));
-  EXPECT_TRUE(SameBits(got[0][1].data(), batch_b.data(), batch_b.size()));
-  EXPECT_TRUE(SameBits(got[1][0].data(), batch_b.data(), batch_b.size()));
-  EXPECT_TRUE(SameBits(got[1][1].data(), batch_a.data(), batch_a.size()));
+  ExpectImagesMatchBatch(a, batch_a, RunWinograd);
+  ExpectImagesMatchBatch(b, batch_b, RunWinograd);
+  ExpectSameBitsOnTwoThreads(a, b, batch_a, batch_b, RunWinograd);
 }
 
 // Through the executor: a float 3x3 stride-1 CONV_2D with 16 input channels gives the
@@ -376,50 +310,11 @@ TEST(WinogradConvFloatAvx512Test, ImagesDoNotDependOnBatchOrThread) {
 // for every sample of a batch on 1 and 2 threads.
 TEST(WinogradConvFloatAvx512Test, ExecutorTakesWinogradForFloat3x3Conv) {
   QAUDIT_REQUIRE_CPU_FEATURES(WinogradConvFloatAvx512Available(), "AVX-512 F");
-  GraphBuilder builder(/*seed=*/11);
-  const int x = builder.Input("image", {1, 11, 9, 16});
-  const int y = builder.Conv2D(x, 24, 3, 1, Padding::kSame, Activation::kRelu);
-  const Graph graph = builder.Finish({y});
-  ASSERT_EQ(graph.operators.size(), 1u);
-  const Operator& op = graph.operators[0];
-  ASSERT_EQ(op.inputs.size(), 3u);
-  constexpr int kSamples = 5;
   Case c;
   bool ok = false;
   c.g = Geometry(1, 11, 9, 16, 24, true, &ok);
   ASSERT_TRUE(ok);
-  const Tensor& w = graph.tensors[op.inputs[1]];
-  const Tensor& bias = graph.tensors[op.inputs[2]];
-  c.w.assign(w.data_as<float>(), w.data_as<float>() + w.num_elements());
-  c.bias.assign(bias.data_as<float>(), bias.data_as<float>() + bias.num_elements());
-  c.lo = 0.0f, c.hi = std::numeric_limits<float>::infinity();
-  std::mt19937 rng(59);
-  std::normal_distribution<float> normal(0.0f, 1.0f);
-  HostTensor images;
-  images.dtype = DType::kFloat32;
-  images.shape = {kSamples, 11, 9, 16};
-  std::vector<float> pixels(static_cast<size_t>(kSamples) * 11 * 9 * 16);
-  for (float& v : pixels) v = normal(rng);
-  images.bytes.resize(pixels.size() * sizeof(float));
-  std::memcpy(images.bytes.data(), pixels.data(), images.bytes.size());
-  const size_t in_image = pixels.size() / kSamples, out_image = static_cast<size_t>(11) * 9 * 24;
-  for (int threads : {1, 2}) {
-    ExecutorOptions options;
-    options.num_threads = threads;
-    auto e = Executor::Create(graph, options);
-    ASSERT_TRUE(e.ok()) << e.status().message();
-    auto batch = (*e)->RunBatch({images});
-    ASSERT_TRUE(batch.ok()) << batch.status().message();
-    ASSERT_EQ(batch->at(0).bytes.size(), kSamples * out_image * sizeof(float));
-    const auto* got = reinterpret_cast<const float*>(batch->at(0).bytes.data());
-    for (int k = 0; k < kSamples; ++k) {
-      c.in.assign(pixels.begin() + k * in_image, pixels.begin() + (k + 1) * in_image);
-      const std::vector<float> direct = RunWinograd(c);
-      EXPECT_TRUE(SameBits(got + k * out_image, direct.data(), out_image)) << "sample " << k << " threads " << threads;
-      ExpectWithinBound(c, std::vector<float>(got + k * out_image, got + (k + 1) * out_image),
-                        "sample " + std::to_string(k));
-    }
-  }
+  ExpectExecutorMatchesKernel(c, /*builder_seed=*/11, /*image_seed=*/59, RunWinograd, ExpectWithinBound);
 }
 
 }  // namespace
