@@ -254,11 +254,12 @@ TEST(ClaimsTest, VerdictsUseTheInterval) {
   ASSERT_EQ(v.size(), 1u);
   EXPECT_EQ(v[0].verdict, Verdict::kInconclusive);
   EXPECT_NE(v[0].note.find("2.8x"), std::string::npos) << v[0].note;
-  AuditReport unmeasured = r;  // no hardware figure, no note
+  AuditReport unmeasured = r;  // no hardware figure: no hardware note, the float baseline's instead
   unmeasured.hardware = {};
   v = JudgeClaims({Claim(R"({"kind": "speedup", "method": "int8/minmax", "at_least": 3})")}, unmeasured, none);
   EXPECT_EQ(v[0].verdict, Verdict::kInconclusive);
-  EXPECT_EQ(v[0].note, "");
+  EXPECT_EQ(v[0].note.find("hardware"), std::string::npos) << v[0].note;
+  EXPECT_NE(v[0].note.find("Winograd"), std::string::npos) << v[0].note;
   v = JudgeClaims({Claim(R"({"kind": "speedup", "method": "int8", "at_least": 1.5})")}, r, none);  // prefix match
   EXPECT_EQ(v[0].verdict, Verdict::kHolds);
   v = JudgeClaims({Claim(R"({"kind": "speedup", "method": "int8/minmax", "at_least": 4})")}, r, none);
