@@ -134,6 +134,14 @@ TEST(Int8GemmTest, RequantizeMatchesOutputStage) {
   }
 }
 
+// ConvInt8Vnni on a drawn case, with its weights packed as ops_conv.cc packs them.
+std::vector<int8_t> RunConvInt8Vnni(const ConvGeometry& g, const ConvCase& c) {
+  std::vector<int8_t> got(c.reference.size());
+  const Int8GemmWeights packed = PackInt8ConvWeights(c.w.data(), g, c.bias_or_null(), c.in_zp);
+  ConvInt8Vnni(g, c.in.data(), c.in_zp, packed, MakeInt8Requantization(c.stage), got.data());
+  return got;
+}
+
 TEST(Int8GemmTest, ConvMatchesReference) {
   QAUDIT_REQUIRE_CPU_FEATURES(Int8GemmAvailable(), "AVX-512 VNNI");
   std::mt19937 rng(11);
@@ -154,12 +162,9 @@ TEST(Int8GemmTest, ConvMatchesReference) {
     if (trial % 17 == 0) g.pad_top = g.pad_left = 1 << 29;
     const Rounding rounding = kRoundings[trial % 3];
     const ConvCase c = DrawConvCase(rng, g, rounding);
-    std::vector<int8_t> got(c.reference.size());
-    const Int8GemmWeights packed = PackInt8ConvWeights(c.w.data(), g, c.bias_or_null(), c.in_zp);
-    ConvInt8Vnni(g, c.in.data(), c.in_zp, packed, MakeInt8Requantization(c.stage), got.data());
-    ASSERT_EQ(got, c.reference) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h
-                                << "x" << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w
-                                << " out_c " << g.out_c;
+    ASSERT_EQ(RunConvInt8Vnni(g, c), c.reference)
+        << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x" << g.in_w << "x"
+        << g.in_c << " filter " << g.filter_h << "x" << g.filter_w << " out_c " << g.out_c;
   }
 }
 
@@ -183,11 +188,9 @@ TEST(Int8GemmTest, PointwiseConvMatchesReference) {
     if (!SetOutputWindow(Uniform(rng, 0, 1) == 1, g)) continue;
     const Rounding rounding = kRoundings[trial % 3];
     const ConvCase c = DrawConvCase(rng, g, rounding);
-    std::vector<int8_t> got(c.reference.size());
-    const Int8GemmWeights packed = PackInt8ConvWeights(c.w.data(), g, c.bias_or_null(), c.in_zp);
-    ConvInt8Vnni(g, c.in.data(), c.in_zp, packed, MakeInt8Requantization(c.stage), got.data());
-    ASSERT_EQ(got, c.reference) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h
-                                << "x" << g.in_w << "x" << g.in_c << " stride " << g.stride_h << " out_c " << g.out_c;
+    ASSERT_EQ(RunConvInt8Vnni(g, c), c.reference)
+        << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x" << g.in_w << "x"
+        << g.in_c << " stride " << g.stride_h << " out_c " << g.out_c;
   }
 }
 
