@@ -128,7 +128,9 @@ class QuantizedModelOracleTest : public testing::WithOracle<::testing::TestWithP
 
 TEST_P(QuantizedModelOracleTest, LoadsInTfliteAndMatchesEveryLayer) {
   const auto& [model, method_index, numerics] = GetParam();
-  if (model == 0) QAUDIT_REQUIRE_FIXTURES();
+  if (model == 0) {
+    QAUDIT_REQUIRE_FIXTURES();
+  }
   const Graph float_graph = model == 0 ? HelloWorld() : SmallCnn(7);
   const float hi = model == 0 ? 6.2831853f : 1.0f;
   MethodCase method = MethodCases()[method_index];
