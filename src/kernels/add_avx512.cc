@@ -6,6 +6,9 @@
 #include <limits>
 #include <type_traits>
 
+#include "kernels/fixed_point_avx512.h"
+#include "kernels/requantize.h"
+
 // GCC 12 warns about the undefined first operand its own intrinsics headers pass to
 // masked builtins; the warning is about the header, not this code.
 #if defined(__GNUC__) && !defined(__clang__)
@@ -31,7 +34,10 @@ constexpr int kLanes = 16;
 struct VectorMultiplier {
   int left = 0, right = 0;
   bool int32_min = false;  // the multiplier is INT32_MIN: SRDHM's one saturating case exists
-  __m512i multiplier, left_v, right_v, right_mask, right_half;
+  __m512i multiplier, left_v;
+  __m512i round, total_shift;  // DoubleRounding's (fixed_point_avx512.h), in 64-bit lanes
+  __mmask8 rounds = 0;
+  __m512i saturated;  // RoundingDivideByPOT(INT32_MAX, right): SRDHM(INT32_MIN, INT32_MIN)'s result
 };
 
 QAUDIT_AVX512BWVL VectorMultiplier MakeVectorMultiplier(QuantizedMultiplier m) {
@@ -41,10 +47,10 @@ QAUDIT_AVX512BWVL VectorMultiplier MakeVectorMultiplier(QuantizedMultiplier m) {
   v.int32_min = m.multiplier == std::numeric_limits<int32_t>::min();
   v.multiplier = _mm512_set1_epi32(m.multiplier);
   v.left_v = _mm512_set1_epi32(v.left);
-  v.right_v = _mm512_set1_epi32(v.right);
-  const auto mask = static_cast<int32_t>((int64_t{1} << v.right) - 1);
-  v.right_mask = _mm512_set1_epi32(mask);
-  v.right_half = _mm512_set1_epi32(mask >> 1);
+  v.round = _mm512_set1_epi64((int64_t{1} << 30) + (v.right > 0 ? int64_t{1} << (30 + v.right) : 0));
+  v.total_shift = _mm512_set1_epi64(31 + v.right);
+  v.rounds = v.right > 0 ? 0xFF : 0;
+  v.saturated = _mm512_set1_epi32(RoundingDivideByPOT(std::numeric_limits<int32_t>::max(), v.right));
   return v;
 }
 
@@ -61,23 +67,13 @@ QAUDIT_AVX512BWVL inline __m512i MultiplyDoubleRounding(__m512i x, const VectorM
                                                   int32_min);
     x = _mm512_mask_blend_epi32(overflow, shifted, bound);
   }
-  // SaturatingRoundingDoublingHighMul: truncate((ab + nudge) / 2^31) with nudge 2^30 for
-  // ab >= 0 and 1 - 2^30 otherwise is floor((ab + 2^30) / 2^31) in both cases (ab < 0
-  // makes the sum negative, where truncation is floor after adding 2^31 - 1). vpmuldq
-  // multiplies the even lanes (the low halves of the 64-bit lanes), then the odd.
-  const __m512i half = _mm512_set1_epi64(int64_t{1} << 30);
-  const __m512i even = _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, m.multiplier), half), 31);
-  const __m512i odd =
-      _mm512_srai_epi64(_mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), m.multiplier), half), 31);
-  __m512i high = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  if (m.int32_min) high = _mm512_mask_mov_epi32(high, _mm512_cmpeq_epi32_mask(x, int32_min), int32_max);
-  // RoundingDivideByPOT(high, right).
-  const __m512i remainder = _mm512_and_si512(high, m.right_mask);
-  const __m512i threshold = _mm512_mask_add_epi32(m.right_half, _mm512_cmplt_epi32_mask(high, _mm512_setzero_si512()),
-                                                  m.right_half, _mm512_set1_epi32(1));
-  const __m512i quotient = _mm512_srav_epi32(high, m.right_v);
-  return _mm512_mask_add_epi32(quotient, _mm512_cmpgt_epi32_mask(remainder, threshold), quotient,
-                               _mm512_set1_epi32(1));
+  // Both roundings in one shift per parity (DoubleRounding); vpmuldq reads the even lanes
+  // (the low halves of the 64-bit lanes), then, shifted down, the odd.
+  const __m512i even = DoubleRounding(x, m.multiplier, m.round, m.total_shift, m.rounds);
+  const __m512i odd = DoubleRounding(_mm512_srli_epi64(x, 32), m.multiplier, m.round, m.total_shift, m.rounds);
+  const __m512i v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  if (!m.int32_min) return v;
+  return _mm512_mask_mov_epi32(v, _mm512_cmpeq_epi32_mask(x, int32_min), m.saturated);
 }
 
 template <typename T>

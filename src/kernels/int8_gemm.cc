@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/fixed_point_avx512.h"
+
 // GCC 12 warns about the undefined first operand its own intrinsics headers pass to
 // masked builtins (_mm512_undefined_epi32); the warning is about the header, not this code.
 // (The float conversions' undefined operands draw the definite form, -Wuninitialized.)
@@ -206,23 +208,6 @@ QAUDIT_VNNI inline StageRegs LoadStage(const Int8Requantization& r, int c) {
   return s;
 }
 
-// MultiplyByQuantizedMultiplierDoubleRounding's two roundings of one parity's 64-bit
-// lanes, a = x * 2^left saturated to int32, X = a * m, e = the right shift:
-//  - SaturatingRoundingDoublingHighMul nudges X by 2^30 (X >= 0) or 1 - 2^30 (X < 0) and
-//    divides by 2^31 truncating toward zero. Either way that is h = floor((X + 2^30) / 2^31):
-//    for negative X the truncation adds 2^31 - 1, and 1 - 2^30 + 2^31 - 1 = 2^30. (The
-//    multiplier is never INT32_MIN, so its one saturating case cannot occur.)
-//  - RoundingDivideByPOT(h, e), e > 0, rounds half away from zero: floor((h + 2^(e-1) -
-//    [h < 0]) / 2^e); h < 0 exactly when X < -2^30.
-// Nested floors of integer divisions merge, so the result is one shift:
-//   floor((X + 2^30 + [e > 0] (2^(30+e) - [X < -2^30] 2^31)) / 2^(31+e)),
-// with `round` = 2^30 + [e > 0] 2^(30+e) and `rounds` = [e > 0] per lane. It fits in int32.
-QAUDIT_VNNI inline __m512i DoubleRounding(__m512i a, __m512i m, __m512i round, __m512i total_shift, __mmask8 rounds) {
-  const __m512i product = _mm512_mul_epi32(a, m);
-  const __mmask8 below = _mm512_mask_cmplt_epi64_mask(rounds, product, _mm512_set1_epi64(-(int64_t{1} << 30)));
-  const __m512i sum = _mm512_add_epi64(product, round);
-  return _mm512_srav_epi64(_mm512_mask_sub_epi64(sum, below, sum, _mm512_set1_epi64(int64_t{1} << 31)), total_shift);
-}
 QAUDIT_VNNI inline __m512i ShiftLeftSaturated(__m512i x64, __m512i left) {
   return _mm512_min_epi64(_mm512_max_epi64(_mm512_sllv_epi64(x64, left), _mm512_set1_epi64(INT32_MIN)),
                           _mm512_set1_epi64(INT32_MAX));
