@@ -5,6 +5,17 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <iterator>
+#include <utility>
+
+#include "kernels/add_avx512.h"
+#include "kernels/conv_small_channels_avx512.h"
+#include "kernels/depthwise_avx512.h"
+#include "kernels/int8_gemm.h"
+#include "kernels/pooling_avx512.h"
+#include "kernels/quantize_avx512.h"
+#include "kernels/sgemm.h"
+#include "kernels/winograd_avx512.h"
 
 namespace qaudit {
 namespace {
@@ -112,14 +123,25 @@ double Rate(int64_t (*loop)(int64_t), double seconds) {
 }  // namespace
 
 std::string FastKernelInstructions() {
-  __builtin_cpu_init();
-  const bool f = __builtin_cpu_supports("avx512f");
-  const bool bw_dq_vl =
-      __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-  if (f && bw_dq_vl && __builtin_cpu_supports("avx512vnni")) return "AVX-512 with VNNI";
-  if (f && bw_dq_vl) return "AVX-512 without VNNI (int8 convolutions and fully-connected run portable kernels)";
-  if (f) return "AVX-512F only (float convolutions and matrix products; int8 runs portable kernels)";
-  return "none (portable kernels only)";
+  // Each kernel family's own run-time check, so this summary cannot drift from what runs.
+  const std::pair<bool, const char*> families[] = {
+      {kernels::Int8GemmAvailable(), "int8 convolutions, depthwise and fully-connected (VNNI)"},
+      {kernels::AddQuantizedAvx512Available(), "8-bit ADD"},
+      {kernels::QuantizeAvx512Available(), "QUANTIZE"},
+      {kernels::MaxPoolAvx512Available(), "max pooling"},
+      {kernels::SgemmUsesAvx512() && kernels::WinogradConvFloatAvx512Available() &&
+           kernels::ConvSmallChannelsAvx512Available() && kernels::DepthwiseConvFloatAvx512Available(),
+       "float convolutions and matrix products"},
+  };
+  std::string on;
+  int count = 0;
+  for (const auto& [available, name] : families) {
+    if (!available) continue;
+    on += (count++ > 0 ? ", " : "") + std::string(name);
+  }
+  if (count == static_cast<int>(std::size(families))) return "AVX-512 with VNNI";
+  if (count == 0) return "none (portable kernels only)";
+  return "AVX-512 for " + on + "; the rest portable";
 }
 
 PeakRates MeasurePeakRates(double seconds_per_loop) {

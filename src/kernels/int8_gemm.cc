@@ -9,7 +9,7 @@
 
 // GCC 12 warns about the undefined first operand its own intrinsics headers pass to
 // masked builtins (_mm512_undefined_epi32); the warning is about the header, not this code.
-// (The float conversions' undefined operands draw the definite form, -Wuninitialized.)
+// (Some draw the definite form, -Wuninitialized, once inlined into the depthwise loop.)
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
@@ -179,29 +179,26 @@ QAUDIT_VNNI inline StageRegs LoadStage(const Int8Requantization& r, int c) {
     s.lo_less_zp = _mm512_set1_ps(static_cast<float>(r.act_min - r.zero_point));
     s.hi_less_zp = _mm512_set1_ps(static_cast<float>(r.act_max - r.zero_point));
   } else {
-    // The maskz forms with every lane selected: the plain intrinsics pass an undefined
-    // operand that GCC 12, inlining this into some callers, reports as uninitialized.
-    constexpr __mmask8 kAll = 0xFF;
     s.multiplier = _mm512_loadu_si512(r.multiplier.data() + c);
-    s.multiplier_odd = _mm512_maskz_srli_epi64(kAll, s.multiplier, 32);
+    s.multiplier_odd = _mm512_srli_epi64(s.multiplier, 32);
     s.shift_even = _mm512_loadu_si512(r.shift64.data() + c);
     s.shift_odd = _mm512_loadu_si512(r.shift64.data() + c + 8);
     if constexpr (R == Rounding::kSingle) {
       s.round_even = _mm512_loadu_si512(r.round64.data() + c);
       s.round_odd = _mm512_loadu_si512(r.round64.data() + c + 8);
       s.shift_odd_less_32 = _mm512_sub_epi64(s.shift_odd, _mm512_set1_epi64(32));
-      s.shifts_below_32 = _mm512_cmplt_epi64_mask(_mm512_maskz_min_epi64(kAll, s.shift_even, s.shift_odd), _mm512_set1_epi64(32)) != 0;
+      s.shifts_below_32 = _mm512_cmplt_epi64_mask(_mm512_min_epi64(s.shift_even, s.shift_odd), _mm512_set1_epi64(32)) != 0;
     } else {
       const __m512i right = _mm512_loadu_si512(r.right_shift.data() + c);
       const __m512i right_even = _mm512_and_si512(right, _mm512_set1_epi64(0xFFFFFFFF));
-      const __m512i right_odd = _mm512_maskz_srli_epi64(kAll, right, 32);
+      const __m512i right_odd = _mm512_srli_epi64(right, 32);
       s.total_shift_even = _mm512_add_epi64(right_even, _mm512_set1_epi64(31));
       s.total_shift_odd = _mm512_add_epi64(right_odd, _mm512_set1_epi64(31));
       s.rounds_even = _mm512_test_epi64_mask(right_even, right_even);
       s.rounds_odd = _mm512_test_epi64_mask(right_odd, right_odd);
       const __m512i nudge = _mm512_set1_epi64(int64_t{1} << 30);
-      s.round_even = _mm512_mask_add_epi64(nudge, s.rounds_even, nudge, _mm512_maskz_sllv_epi64(kAll, nudge, right_even));
-      s.round_odd = _mm512_mask_add_epi64(nudge, s.rounds_odd, nudge, _mm512_maskz_sllv_epi64(kAll, nudge, right_odd));
+      s.round_even = _mm512_mask_add_epi64(nudge, s.rounds_even, nudge, _mm512_sllv_epi64(nudge, right_even));
+      s.round_odd = _mm512_mask_add_epi64(nudge, s.rounds_odd, nudge, _mm512_sllv_epi64(nudge, right_odd));
       s.left_shift = _mm512_test_epi64_mask(_mm512_or_si512(s.shift_even, s.shift_odd), _mm512_set1_epi64(-1)) != 0;
     }
   }
