@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "kernels/fixed_point_avx512.h"
+#include "kernels/output_stage_avx512.h"
 
 // GCC 12 warns about the undefined first operand its own intrinsics headers pass to
 // masked builtins (_mm512_undefined_epi32); the warning is about the header, not this code.
@@ -28,7 +28,7 @@ bool Int8GemmAvailable() {
 
 namespace {
 
-constexpr int kBlock = 16;  // output channels per zmm of int32 accumulators
+using namespace int8_avx512;  // NOLINT(build/namespaces): the shared output stage and its block size
 
 int RoundUp(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 
@@ -73,9 +73,7 @@ Int8GemmWeights PackInt8ConvWeights(const int8_t* w, const ConvGeometry& g, cons
 Int8Requantization MakeInt8Requantization(const OutputStage& stage) {
   Int8Requantization r;
   r.rounding = stage.rounding;
-  // Whole pairs of 16-channel blocks: the depthwise kernel loads both halves of its
-  // 32-channel blocks.
-  const int padded = RoundUp(static_cast<int>(stage.multipliers.size()), 2 * kBlock);
+  const int padded = RoundUp(static_cast<int>(stage.multipliers.size()), kBlock);
   r.multiplier.assign(padded, 0);
   r.right_shift.assign(padded, 0);
   r.shift64.assign(padded, 0);
@@ -145,126 +143,6 @@ struct RowsOfA {
   int quads;  // per segment
   int64_t segment_stride;
 };
-
-// 16 int32s in channel order from the even channels' and the odd channels' 64-bit
-// results, each saturated to int32 (as std::clamp to the int32 range).
-QAUDIT_VNNI inline __m512i InterleaveSaturated(__m512i even, __m512i odd) {
-  const __m512i order = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-  return _mm512_permutex2var_epi32(_mm512_castsi256_si512(_mm512_cvtsepi64_epi32(even)), order,
-                                   _mm512_castsi256_si512(_mm512_cvtsepi64_epi32(odd)));
-}
-
-// The output stage's parameters for channels [c, c + 16) in registers. They are loaded
-// once per tile and applied to all its rows: the int8 stores in between may alias them, so
-// the compiler would otherwise reload them for every row.
-struct StageRegs {
-  __m512i multiplier, multiplier_odd;  // the odd channels' multipliers in the low halves
-  __m512i shift_even, shift_odd, round_even, round_odd;
-  __m512i shift_odd_less_32;               // kSingle
-  bool shifts_below_32 = true;              // kSingle: some channel shifts by less than 32
-  __m512i total_shift_even, total_shift_odd;  // kDouble: 31 + right shift
-  __mmask8 rounds_even = 0, rounds_odd = 0;   // kDouble: channels with a right shift
-  bool left_shift = false;                    // kDouble: some channel shifts left
-  __m512 scale, lo_less_zp, hi_less_zp;
-  __m512i zp, lo, hi;
-};
-
-template <Rounding R>
-QAUDIT_VNNI inline StageRegs LoadStage(const Int8Requantization& r, int c) {
-  StageRegs s{};
-  s.zp = _mm512_set1_epi32(r.zero_point);
-  s.lo = _mm512_set1_epi32(r.act_min), s.hi = _mm512_set1_epi32(r.act_max);
-  if constexpr (R == Rounding::kFp32) {
-    s.scale = _mm512_loadu_ps(r.scale.data() + c);
-    s.lo_less_zp = _mm512_set1_ps(static_cast<float>(r.act_min - r.zero_point));
-    s.hi_less_zp = _mm512_set1_ps(static_cast<float>(r.act_max - r.zero_point));
-  } else {
-    s.multiplier = _mm512_loadu_si512(r.multiplier.data() + c);
-    s.multiplier_odd = _mm512_srli_epi64(s.multiplier, 32);
-    s.shift_even = _mm512_loadu_si512(r.shift64.data() + c);
-    s.shift_odd = _mm512_loadu_si512(r.shift64.data() + c + 8);
-    if constexpr (R == Rounding::kSingle) {
-      s.round_even = _mm512_loadu_si512(r.round64.data() + c);
-      s.round_odd = _mm512_loadu_si512(r.round64.data() + c + 8);
-      s.shift_odd_less_32 = _mm512_sub_epi64(s.shift_odd, _mm512_set1_epi64(32));
-      s.shifts_below_32 = _mm512_cmplt_epi64_mask(_mm512_min_epi64(s.shift_even, s.shift_odd), _mm512_set1_epi64(32)) != 0;
-    } else {
-      const __m512i right = _mm512_loadu_si512(r.right_shift.data() + c);
-      const __m512i right_even = _mm512_and_si512(right, _mm512_set1_epi64(0xFFFFFFFF));
-      const __m512i right_odd = _mm512_srli_epi64(right, 32);
-      s.total_shift_even = _mm512_add_epi64(right_even, _mm512_set1_epi64(31));
-      s.total_shift_odd = _mm512_add_epi64(right_odd, _mm512_set1_epi64(31));
-      s.rounds_even = _mm512_test_epi64_mask(right_even, right_even);
-      s.rounds_odd = _mm512_test_epi64_mask(right_odd, right_odd);
-      const __m512i nudge = _mm512_set1_epi64(int64_t{1} << 30);
-      s.round_even = _mm512_mask_add_epi64(nudge, s.rounds_even, nudge, _mm512_sllv_epi64(nudge, right_even));
-      s.round_odd = _mm512_mask_add_epi64(nudge, s.rounds_odd, nudge, _mm512_sllv_epi64(nudge, right_odd));
-      s.left_shift = _mm512_test_epi64_mask(_mm512_or_si512(s.shift_even, s.shift_odd), _mm512_set1_epi64(-1)) != 0;
-    }
-  }
-  return s;
-}
-
-QAUDIT_VNNI inline __m512i ShiftLeftSaturated(__m512i x64, __m512i left) {
-  return _mm512_min_epi64(_mm512_max_epi64(_mm512_sllv_epi64(x64, left), _mm512_set1_epi64(INT32_MIN)),
-                          _mm512_set1_epi64(INT32_MAX));
-}
-
-// The output stage on 16 accumulators up to the zero point's addition, before the
-// clamp to [act_min, act_max] (ApplyStage).
-template <Rounding R>
-QAUDIT_VNNI inline __m512i ApplyStageUnclamped(const StageRegs& s, __m512i x) {
-  __m512i v;
-  if constexpr (R == Rounding::kFp32) {
-    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(x), s.scale);
-    f = _mm512_min_ps(_mm512_max_ps(f, s.lo_less_zp), s.hi_less_zp);
-    v = _mm512_cvtps_epi32(f);  // round half to even (the default rounding mode), as nearbyintf
-  } else if constexpr (R == Rounding::kSingle) {
-    // MultiplyByQuantizedMultiplierSingleRounding: vpmuldq multiplies the low halves of the
-    // 64-bit lanes, i.e. the even channels, then (shifted down) the odd. With every shift at
-    // least 32 (multipliers below 1/2) each result fits in 31 bits, and the odd ones, shifted
-    // 32 less, land straight in the high halves: the high half of v >> (shift - 32) is
-    // v >> shift. Otherwise results are saturated to int32 and interleaved.
-    const __m512i even =
-        _mm512_srav_epi64(_mm512_add_epi64(_mm512_mul_epi32(x, s.multiplier), s.round_even), s.shift_even);
-    const __m512i odd_product = _mm512_add_epi64(_mm512_mul_epi32(_mm512_srli_epi64(x, 32), s.multiplier_odd), s.round_odd);
-    if (s.shifts_below_32) {
-      v = InterleaveSaturated(even, _mm512_srav_epi64(odd_product, s.shift_odd));
-    } else {
-      v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_srav_epi64(odd_product, s.shift_odd_less_32));
-    }
-  } else {
-    // MultiplyByQuantizedMultiplierDoubleRounding. Without a left shift (multipliers
-    // below 1) the accumulators enter vpmuldq as they are: it reads only the low halves.
-    __m512i even_in = x, odd_in = _mm512_srli_epi64(x, 32);
-    if (s.left_shift) {
-      even_in = ShiftLeftSaturated(_mm512_srai_epi64(_mm512_slli_epi64(x, 32), 32), s.shift_even);
-      odd_in = ShiftLeftSaturated(_mm512_srai_epi64(x, 32), s.shift_odd);
-    }
-    const __m512i even = DoubleRounding(even_in, s.multiplier, s.round_even, s.total_shift_even, s.rounds_even);
-    const __m512i odd = DoubleRounding(odd_in, s.multiplier_odd, s.round_odd, s.total_shift_odd, s.rounds_odd);
-    // Both fit in int32: the odd results move into the high halves.
-    v = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
-  }
-  return _mm512_add_epi32(v, s.zp);  // wraps, as WrapAdd
-}
-
-// The output stage on 16 accumulators: the values to store, in [act_min, act_max].
-template <Rounding R>
-QAUDIT_VNNI inline __m512i ApplyStage(const StageRegs& s, __m512i x) {
-  return _mm512_min_epi32(_mm512_max_epi32(ApplyStageUnclamped<R>(s, x), s.lo), s.hi);
-}
-
-// Stores the first `valid` (>= 1) of 16 int32s in [-128, 127] as bytes. Narrowed in a
-// register: vpmovdb with a memory operand is slow on AMD's Zen cores.
-QAUDIT_VNNI inline void StoreBytes(int8_t* o, int valid, __m512i v) {
-  const __m128i bytes = _mm512_cvtepi32_epi8(v);
-  if (valid >= kBlock) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(o), bytes);
-  } else {
-    _mm_mask_storeu_epi8(o, static_cast<__mmask16>((1u << valid) - 1), bytes);
-  }
-}
 
 // What a micro-kernel does with its accumulators: store them (Int8Gemm), or apply the
 // output stage in registers and store int8, so that they never go through memory.
@@ -861,156 +739,6 @@ QAUDIT_VNNI void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const 
   GemmRequantized(
       rows, [&](int i) { return a.data() + static_cast<int64_t>(i) * w.k_padded; }, [&](int i) { return y[i]; },
       RowsOfA{1, w.k_padded / 4, 0}, w, r);
-}
-
-namespace {
-
-// Tap t of the window at (y_origin, x_origin), 32 channels, as int16; a tap in the padding
-// reads as the zero point, whose products the starting value cancels. `base` is where the
-// window's first tap would be in `image` (possibly outside it; used only for taps inside).
-struct DepthwiseTaps {
-  std::vector<int> dy, dx;
-  std::vector<int64_t> offset;  // from the window's first tap, in bytes
-};
-QAUDIT_VNNI inline __m512i DepthwiseTap(const ConvGeometry& g, const DepthwiseTaps& taps, const int8_t* image, int64_t base,
-                                        bool inside, int y_origin, int x_origin, int t, __mmask32 valid, __m512i zp) {
-  if (!inside) {
-    const int iy = y_origin + taps.dy[t], ix = x_origin + taps.dx[t];
-    if (iy < 0 || iy >= g.in_h || ix < 0 || ix >= g.in_w) return zp;
-  }
-  return _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(valid, image + base + taps.offset[t]));
-}
-
-// A 32-channel block of the depthwise kernel below: its channels, packed weights and
-// starting values.
-struct DepthwiseBlock {
-  int c;
-  __mmask32 valid;
-  const int16_t* w;
-  __m512i start_lo, start_hi;
-};
-
-// One output row of one block, requantized by `r` into out[ox][c..]. kTaps > 0 fixes the
-// number of taps at compile time (9 for 3x3 filters) so that the pair loop unrolls and the
-// weights stay in registers along the row; 0 reads it from g.
-template <int kTaps, Rounding R>
-QAUDIT_VNNI void DepthwiseRowBlock(const ConvGeometry& g, const DepthwiseTaps& tap, const int8_t* image, int y_origin,
-                                   const DepthwiseBlock& block, int32_t in_zp, const Int8Requantization& r, int8_t* out) {
-  // The zero point arrives as an integer: this is called from a lambda without the AVX-512
-  // target, where a vector argument would change the calling convention (clang refuses).
-  const __m512i zp = _mm512_set1_epi16(static_cast<int16_t>(in_zp));
-  constexpr int kStep = 2 * kBlock;
-  const int channels = g.out_c, left = channels - block.c;  // of this block, 1 to 32
-  const StageRegs stage_low = LoadStage<R>(r, block.c);
-  const StageRegs stage_high = LoadStage<R>(r, block.c + kBlock);
-  const int taps = kTaps > 0 ? kTaps : g.filter_h * g.filter_w, pairs = (taps + 1) / 2;
-  const int span_h = (g.filter_h - 1) * g.dilation_h, span_w = (g.filter_w - 1) * g.dilation_w;
-  const bool rows_inside = y_origin >= 0 && y_origin + span_h < g.in_h;
-  const __m512i first = _mm512_setr_epi64(0, 1, 8, 9, 2, 3, 10, 11), second = _mm512_setr_epi64(4, 5, 12, 13, 6, 7, 14, 15);
-  // With the tap count fixed, interior windows read weights and tap offsets from locals:
-  // through pointers they would be reloaded after every int8 store (which may alias them).
-  constexpr int kPairs = (kTaps + 1) / 2;
-  __m512i w_lo[kPairs > 0 ? kPairs : 1], w_hi[kPairs > 0 ? kPairs : 1];
-  int64_t offset[kTaps > 0 ? kTaps : 1];
-  if constexpr (kTaps > 0) {
-    for (int p = 0; p < kPairs; ++p) {
-      w_lo[p] = _mm512_loadu_si512(block.w + 2 * p * kStep);
-      w_hi[p] = _mm512_loadu_si512(block.w + (2 * p + 1) * kStep);
-    }
-    for (int t = 0; t < kTaps; ++t) offset[t] = tap.offset[t];
-  }
-  for (int ox = 0; ox < g.out_w; ++ox) {
-    const int x_origin = ox * g.stride_w - g.pad_left;
-    const bool inside = rows_inside && x_origin >= 0 && x_origin + span_w < g.in_w;
-    const int64_t base = (static_cast<int64_t>(y_origin) * g.in_w + x_origin) * g.in_c + block.c;
-    __m512i lo = block.start_lo, hi = block.start_hi;
-    if (kTaps > 0 && inside) {
-      const int8_t* window = image + base;
-#pragma GCC unroll 8
-      for (int p = 0; p < kPairs; ++p) {
-        const __m512i x0 = _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(block.valid, window + offset[2 * p]));
-        const __m512i x1 =
-            2 * p + 1 < kTaps ? _mm512_cvtepi8_epi16(_mm256_maskz_loadu_epi8(block.valid, window + offset[2 * p + 1])) : x0;
-        lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), w_lo[p]);
-        hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), w_hi[p]);
-      }
-    } else {
-#pragma GCC unroll 8
-      for (int p = 0; p < pairs; ++p) {
-        const __m512i x0 = DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p, block.valid, zp);
-        const __m512i x1 = 2 * p + 1 < taps
-                               ? DepthwiseTap(g, tap, image, base, inside, y_origin, x_origin, 2 * p + 1, block.valid, zp)
-                               : x0;
-        lo = _mm512_dpwssd_epi32(lo, _mm512_unpacklo_epi16(x0, x1), _mm512_loadu_si512(block.w + 2 * p * kStep));
-        hi = _mm512_dpwssd_epi32(hi, _mm512_unpackhi_epi16(x0, x1), _mm512_loadu_si512(block.w + (2 * p + 1) * kStep));
-      }
-    }
-    int8_t* o = out + static_cast<int64_t>(ox) * channels + block.c;
-    StoreBytes(o, std::min(left, kBlock), ApplyStage<R>(stage_low, _mm512_permutex2var_epi64(lo, first, hi)));
-    if (left > kBlock) {
-      StoreBytes(o + kBlock, left - kBlock, ApplyStage<R>(stage_high, _mm512_permutex2var_epi64(lo, second, hi)));
-    }
-  }
-}
-
-}  // namespace
-
-QAUDIT_VNNI void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const int16_t* w16,
-                                         const int32_t* bias, const Int8Requantization& r, int8_t* out) {
-  // sum_t (x_t - zp) * w_t = sum_t x_t * w_t - zp * sum_t w_t: the second term joins the
-  // bias in each channel's starting value, so raw int16 taps meet the weights. vpdpwssd
-  // takes two taps per channel at once: the int16 vectors of taps 2p and 2p + 1
-  // interleaved by unpacklo/unpackhi, against their weights interleaved the same way.
-  // Those unpacks stay within 128-bit lanes, so of a 32-channel block the "lo"
-  // accumulators hold channels 8L..8L+3 of each lane L and "hi" channels 8L+4..8L+7;
-  // two permutes restore the order. Every sum wraps modulo 2^32, as WrapAdd.
-  constexpr int kStep = 2 * kBlock;
-  const int channels = g.out_c, padded = RoundUp(channels, kStep);
-  const int taps = g.filter_h * g.filter_w, pairs = (taps + 1) / 2;
-  thread_local std::vector<int16_t> packed;  // [block][pair][lo, hi][32]; an odd last tap pairs with weight 0
-  thread_local std::vector<int32_t> start;   // [block][lo, hi][16]
-  packed.assign(static_cast<size_t>(padded / kStep) * pairs * 2 * kStep, 0);
-  start.assign(padded, 0);
-  for (int c = 0; c < channels; ++c) {
-    const int block = c / kStep, lane = c % kStep / 8, j = c % 8, half = j / 4;
-    uint32_t value = bias ? static_cast<uint32_t>(bias[c]) : 0;
-    for (int t = 0; t < taps; ++t) {
-      const int16_t w = w16[static_cast<int64_t>(t) * channels + c];
-      value -= static_cast<uint32_t>(in_zp) * static_cast<uint32_t>(static_cast<int32_t>(w));
-      packed[((static_cast<size_t>(block) * pairs + t / 2) * 2 + half) * kStep + lane * 8 + 2 * (j % 4) + t % 2] = w;
-    }
-    start[block * kStep + half * kBlock + lane * 4 + j % 4] = static_cast<int32_t>(value);
-  }
-  thread_local DepthwiseTaps tap;
-  tap.dy.resize(taps), tap.dx.resize(taps), tap.offset.resize(taps);
-  for (int t = 0; t < taps; ++t) {
-    tap.dy[t] = t / g.filter_w * g.dilation_h, tap.dx[t] = t % g.filter_w * g.dilation_w;
-    tap.offset[t] = (static_cast<int64_t>(tap.dy[t]) * g.in_w + tap.dx[t]) * g.in_c;
-  }
-  for (int b = 0; b < g.batch; ++b) {
-    const int8_t* image = in + static_cast<int64_t>(b) * g.in_h * g.in_w * g.in_c;
-    for (int oy = 0; oy < g.out_h; ++oy) {
-      const int y_origin = oy * g.stride_h - g.pad_top;
-      for (int c = 0; c < channels; c += kStep) {
-        const __mmask32 valid = channels - c >= kStep ? ~__mmask32{0} : (__mmask32{1} << (channels - c)) - 1;
-        const int16_t* w = packed.data() + static_cast<size_t>(c / kStep) * pairs * 2 * kStep;
-        const __m512i start_lo = _mm512_loadu_si512(start.data() + c);
-        const __m512i start_hi = _mm512_loadu_si512(start.data() + c + kBlock);
-        const DepthwiseBlock block{c, valid, w, start_lo, start_hi};
-        int8_t* const row_out = out + (static_cast<int64_t>(b) * g.out_h + oy) * g.out_w * channels;
-        DispatchRounding(r.rounding, [&](auto rounding) {
-          constexpr Rounding kRounding = decltype(rounding)::value;
-          if constexpr (kRounding != Rounding::kInt64) {  // 16x8 only; never here
-            if (taps == 9) {
-              DepthwiseRowBlock<9, kRounding>(g, tap, image, y_origin, block, in_zp, r, row_out);
-            } else {
-              DepthwiseRowBlock<0, kRounding>(g, tap, image, y_origin, block, in_zp, r, row_out);
-            }
-          }
-        });
-      }
-    }
-  }
 }
 
 }  // namespace qaudit::kernels

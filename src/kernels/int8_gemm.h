@@ -1,8 +1,8 @@
 // The fast path of int8 CONV_2D and FULLY_CONNECTED: an AVX-512 VNNI matrix product with
 // int32 accumulation (convolutions read their patches in place from a padded copy of the
-// image), then the output stage of output_stage.h vectorized; and DEPTHWISE_CONV_2D on the
-// same output stage. Results are the reference kernels' (conv.h, fully_connected.h), bit
-// for bit, in every rounding rule but kInt64 (16x8, which never comes here).
+// image), then the output stage of output_stage.h vectorized (output_stage_avx512.h).
+// Results are the reference kernels' (conv.h, fully_connected.h), bit for bit, in every
+// rounding rule but kInt64 (16x8, which never comes here).
 //
 // vpdpbusd multiplies unsigned by signed bytes, so activations enter as x + 128 (uint8) and
 // the weights as they are (int8 weights are symmetric). Per output channel c the reference
@@ -46,7 +46,7 @@ Int8GemmWeights PackInt8GemmWeights(const int8_t* w, int n, int k, const int32_t
 Int8GemmWeights PackInt8ConvWeights(const int8_t* w, const ConvGeometry& g, const int32_t* bias,
                                     int32_t input_zero_point);
 
-// The output stage's per-channel parameters as flat arrays padded to a multiple of 32.
+// The output stage's per-channel parameters as flat arrays padded to a multiple of 16.
 // The kernel multiplies the even and the odd channels of each 16 in 64-bit lanes, so the
 // 64-bit parameters are stored per block of 16 as its 8 even channels, then its 8 odd ones.
 struct Int8Requantization {
@@ -103,12 +103,6 @@ void ConvMaxPoolInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp,
 // in separate arenas): FullyConnectedQuantized<int8_t, int32_t, int32_t, int8_t> per row.
 void FullyConnectedInt8Vnni(int rows, const int8_t* const* x, const Int8GemmWeights& w, const Int8Requantization& r,
                             int8_t* const* y);
-
-// DEPTHWISE_CONV_2D with depth multiplier 1: DepthwiseConvQuantized<int8_t, int32_t,
-// int32_t, int8_t>, two taps of 16 channels per vpdpwssd (int16 x int16 pairs summed in
-// int32). `w16` as there: [filter_h][filter_w][out_c], zero point removed.
-void DepthwiseConvInt8Avx512(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const int16_t* w16,
-                             const int32_t* bias, const Int8Requantization& r, int8_t* out);
 
 }  // namespace qaudit::kernels
 

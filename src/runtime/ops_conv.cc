@@ -10,6 +10,7 @@
 #include "kernels/conv_sgemm.h"
 #include "kernels/conv_small_channels_avx512.h"
 #include "kernels/depthwise_avx512.h"
+#include "kernels/depthwise_int8_avx512.h"
 #include "kernels/fully_connected.h"
 #include "kernels/hybrid.h"
 #include "kernels/int8_gemm.h"
@@ -480,15 +481,15 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
       kernels::ConvInt8Vnni(g, ws.Get<int8_t>(in_t), in_zp, packed, requant, ws.Mutable<int8_t>(out_t));
     });
   }
-  const std::vector<int16_t> w16 = CenteredWeightsOf(w);
-  if (depthwise && g.depth_multiplier == 1 && TakesInt8Avx512(ctx, stage)) {
+  if (depthwise && g.depth_multiplier == 1 && w.dtype == DType::kInt8 && TakesInt8Avx512(ctx, stage)) {
+    const kernels::Int8DepthwiseWeights packed =
+        kernels::PackInt8DepthwiseWeights(w.data_as<int8_t>(), g, ConstantBias(ctx), in_zp);
     const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
     return EvalFn([=](const Workspace& ws) {
-      kernels::DepthwiseConvInt8Avx512(g, ws.Get<int8_t>(in_t), in_zp, w16.data(),
-                                       b_t == kNoTensor ? nullptr : ws.Get<int32_t>(b_t), requant,
-                                       ws.Mutable<int8_t>(out_t));
+      kernels::DepthwiseConvInt8Vnni(g, ws.Get<int8_t>(in_t), in_zp, packed, requant, ws.Mutable<int8_t>(out_t));
     });
   }
+  const std::vector<int16_t> w16 = CenteredWeightsOf(w);
   return DispatchQuantized(ctx, [&](auto in_v, auto bias_v, auto acc_v) {
     using In = decltype(in_v);
     using Bias = decltype(bias_v);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kernels/conv.h"
+#include "kernels/depthwise_int8_avx512.h"
 #include "kernels/fully_connected.h"
 #include "kernels/pooling.h"
 #include "support/fixtures.h"
@@ -265,7 +266,8 @@ TEST(Int8GemmTest, DepthwiseMatchesReference) {
     const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
     DepthwiseConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), b, stage,
                                                              expected.data());
-    DepthwiseConvInt8Avx512(g, in.data(), in_zp, w16.data(), b, MakeInt8Requantization(stage), got.data());
+    DepthwiseConvInt8Vnni(g, in.data(), in_zp, PackInt8DepthwiseWeights(w.data(), g, b, in_zp),
+                          MakeInt8Requantization(stage), got.data());
     ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x"
                              << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w;
   }

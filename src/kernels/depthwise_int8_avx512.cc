@@ -1,0 +1,248 @@
+#include "kernels/depthwise_int8_avx512.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "kernels/output_stage_avx512.h"
+
+// GCC 12 warns about the undefined first operand its own intrinsics headers pass to
+// masked builtins (_mm512_undefined_epi32); the warning is about the header, not this code.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#endif
+
+namespace qaudit::kernels {
+
+#define QAUDIT_VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+
+namespace {
+
+using namespace int8_avx512;  // NOLINT(build/namespaces): the shared output stage and its block size
+
+constexpr int kQuadBytes = kBlock * 4;  // one quad of taps for each channel of a block
+
+int RoundUp(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
+
+}  // namespace
+
+Int8DepthwiseWeights PackInt8DepthwiseWeights(const int8_t* w, const ConvGeometry& g, const int32_t* bias,
+                                              int32_t input_zero_point) {
+  Int8DepthwiseWeights p;
+  p.channels = g.out_c, p.filter_h = g.filter_h, p.filter_w = g.filter_w, p.quads = (g.filter_w + 3) / 4;
+  const int padded = RoundUp(p.channels, kBlock);
+  p.packed.assign(static_cast<size_t>(padded) * p.filter_h * p.quads * 4, 0);
+  p.offset.assign(padded, 0);
+  for (int c = 0; c < p.channels; ++c) {
+    uint32_t sum = 0;  // modulo 2^32, as the accumulator
+    for (int ky = 0; ky < p.filter_h; ++ky) {
+      for (int kx = 0; kx < p.filter_w; ++kx) {
+        const int8_t v = w[(static_cast<int64_t>(ky) * p.filter_w + kx) * p.channels + c];
+        const int64_t quad = (static_cast<int64_t>(c / kBlock) * p.filter_h + ky) * p.quads + kx / 4;
+        p.packed[quad * kQuadBytes + (c % kBlock) * 4 + kx % 4] = v;
+        sum += static_cast<uint32_t>(static_cast<int32_t>(v));
+      }
+    }
+    const uint32_t b = bias ? static_cast<uint32_t>(bias[c]) : 0;
+    p.offset[c] = static_cast<int32_t>(b - static_cast<uint32_t>(input_zero_point + 128) * sum);
+  }
+  return p;
+}
+
+namespace {
+
+// The tap quads of the input rows one block of channels needs: a ring of `slots` rows
+// (enough for the rows of one window), each [out_w][quads][16] int32, and a row of
+// padding quads for the rows outside the image.
+struct QuadRows {
+  int64_t row_ints = 0;
+  int slots = 0;
+  std::vector<int32_t> data;     // [slots][row_ints]
+  std::vector<int> held;         // the input row in each slot, -1 for none
+  std::vector<const int32_t*> window;  // per filter row, the quads of the current output row's input row
+  std::vector<int32_t> padding;  // [row_ints]
+};
+
+// Of quad q, the bytes that hold taps (the filter's width may end inside it).
+uint32_t TapBytes(int filter_w, int q) {
+  const int taps = std::min(4, filter_w - 4 * q);
+  return taps == 4 ? 0xFFFFFFFFu : (1u << (8 * taps)) - 1;
+}
+
+// 16 channels of one pixel as the low bytes of int32 lanes.
+template <bool kFull>
+QAUDIT_VNNI inline __m512i PixelBytes(const int8_t* p, __mmask16 valid) {
+  if constexpr (kFull) return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  return _mm512_cvtepu8_epi32(_mm_maskz_loadu_epi8(valid, p));
+}
+
+// Quad q of the output column whose first tap is `first` (kx = 0), taps `tap` bytes apart:
+// its taps OR-ed into place, then 128 added to each tap byte (x ^ 0x80 is x + 128 as
+// uint8). With `inside` false, taps outside the row (column ix outside [0, in_w)) read
+// the zero point.
+template <int kFilterW, bool kFull>
+QAUDIT_VNNI inline __m512i Quad(const int8_t* first, int64_t tap, int filter_w, int q, __mmask16 valid, bool inside,
+                                int ix, int dilation, int in_w, __m512i zp) {
+  __m512i quad = _mm512_setzero_si512();
+#pragma GCC unroll 4
+  for (int j = 0; j < 4; ++j) {
+    const int kx = 4 * q + j;
+    if (kx >= filter_w) break;
+    const int at = ix + kx * dilation;
+    const __m512i x = inside || (at >= 0 && at < in_w) ? PixelBytes<kFull>(first + kx * tap, valid) : zp;
+    quad = j == 0 ? x : _mm512_or_si512(quad, _mm512_slli_epi32(x, 8 * j));
+  }
+  return _mm512_xor_si512(quad, _mm512_set1_epi32(static_cast<int32_t>(0x80808080u & TapBytes(filter_w, q))));
+}
+
+// Input row `row` (channel c of its first pixel) as quads into dst, for every output
+// column. kFilterW > 0 fixes the filter's width at compile time.
+template <int kFilterW, bool kFull>
+QAUDIT_VNNI void BuildQuads(const ConvGeometry& g, const int8_t* row, __mmask16 valid, int32_t in_zp, int quads,
+                            int32_t* dst) {
+  const int filter_w = kFilterW > 0 ? kFilterW : g.filter_w;
+  const int stride = g.stride_w, dilation = g.dilation_w, in_w = g.in_w, out_w = g.out_w, pad = g.pad_left;
+  const int64_t pixel = g.in_c, tap = dilation * pixel;
+  // Output columns whose taps all lie inside the row: [inside_begin, inside_end).
+  const int inside_begin = std::min(out_w, (pad + stride - 1) / stride);
+  const int last = in_w - 1 - (filter_w - 1) * dilation + pad;  // the largest ox * stride inside
+  const int inside_end = last < 0 ? inside_begin : std::clamp(last / stride + 1, inside_begin, out_w);
+  const __m512i zp = _mm512_set1_epi32(static_cast<uint8_t>(in_zp));
+  const auto column = [&](int ox, bool inside) QAUDIT_VNNI {
+    const int ix = ox * stride - pad;
+    for (int q = 0; q < quads; ++q) {
+      _mm512_storeu_si512(dst + (static_cast<int64_t>(ox) * quads + q) * kBlock,
+                          Quad<kFilterW, kFull>(row + ix * pixel, tap, filter_w, q, valid, inside, ix, dilation, in_w, zp));
+    }
+  };
+  for (int ox = 0; ox < inside_begin; ++ox) column(ox, false);
+  if constexpr (kFilterW > 0 && kFilterW <= 4) {
+    // One quad per column, every tap inside: no checks.
+    const int8_t* first = row + (static_cast<int64_t>(inside_begin) * stride - pad) * pixel;
+    const int64_t step = stride * pixel;
+    const __m512i flip = _mm512_set1_epi32(static_cast<int32_t>(0x80808080u & TapBytes(kFilterW, 0)));
+    int32_t* d = dst + static_cast<int64_t>(inside_begin) * kBlock;
+    for (int ox = inside_begin; ox < inside_end; ++ox, first += step, d += kBlock) {
+      __m512i quad = PixelBytes<kFull>(first, valid);
+#pragma GCC unroll 4
+      for (int j = 1; j < kFilterW; ++j) {
+        quad = _mm512_or_si512(quad, _mm512_slli_epi32(PixelBytes<kFull>(first + j * tap, valid), 8 * j));
+      }
+      _mm512_storeu_si512(d, _mm512_xor_si512(quad, flip));
+    }
+  } else {
+    for (int ox = inside_begin; ox < inside_end; ++ox) column(ox, true);
+  }
+  for (int ox = inside_end; ox < out_w; ++ox) column(ox, false);
+}
+
+// Output channels [c, c + 16) of one image. kFilterH, kFilterW > 0 fix the filter at
+// compile time (3x3: its weights then stay in registers); kFull: all 16 channels exist.
+template <int kFilterH, int kFilterW, bool kFull, Rounding R>
+QAUDIT_VNNI void DepthwiseBlock(const ConvGeometry& g, const int8_t* image, int32_t in_zp, int c,
+                                const Int8DepthwiseWeights& w, const Int8Requantization& r, QuadRows& rows,
+                                int8_t* out) {
+  static_assert(kFilterW == 0 || kFilterW <= 4, "one quad per filter row when the width is fixed");
+  const int filter_h = kFilterH > 0 ? kFilterH : g.filter_h;
+  const int quads = kFilterW > 0 ? 1 : w.quads;
+  const int n = std::min(kBlock, g.out_c - c);
+  const __mmask16 valid = kFull ? __mmask16{0xFFFF} : static_cast<__mmask16>((1u << n) - 1);
+  const int8_t* weights = w.packed.data() + static_cast<int64_t>(c / kBlock) * filter_h * quads * kQuadBytes;
+  __m512i fixed_weights[kFilterH > 0 ? kFilterH : 1];
+  if constexpr (kFilterH > 0) {
+    for (int ky = 0; ky < kFilterH; ++ky) fixed_weights[ky] = _mm512_loadu_si512(weights + ky * kQuadBytes);
+  }
+  const __m512i offset = _mm512_loadu_si512(w.offset.data() + c);
+  const StageRegs stage = LoadStage<R>(r, c);
+  std::fill(rows.held.begin(), rows.held.end(), -1);
+  for (int oy = 0; oy < g.out_h; ++oy) {
+    for (int ky = 0; ky < filter_h; ++ky) {
+      const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+      if (iy < 0 || iy >= g.in_h) {
+        rows.window[ky] = rows.padding.data();
+        continue;
+      }
+      const int slot = iy % rows.slots;
+      int32_t* quads_of_row = rows.data.data() + slot * rows.row_ints;
+      if (rows.held[slot] != iy) {
+        BuildQuads<kFilterW, kFull>(g, image + static_cast<int64_t>(iy) * g.in_w * g.in_c + c, valid, in_zp, quads,
+                                    quads_of_row);
+        rows.held[slot] = iy;
+      }
+      rows.window[ky] = quads_of_row;
+    }
+    const int out_w = g.out_w;
+    const int64_t pixel = g.out_c;  // read once: the int8 stores below may alias g
+    int8_t* o = out + oy * out_w * pixel + c;
+    if constexpr (kFilterH > 0) {
+      const int32_t* window[kFilterH];
+      for (int ky = 0; ky < kFilterH; ++ky) window[ky] = rows.window[ky];
+      for (int ox = 0; ox < out_w; ++ox, o += pixel) {
+        __m512i acc = offset;
+#pragma GCC unroll 8
+        for (int ky = 0; ky < kFilterH; ++ky) {
+          acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(window[ky] + ox * kBlock), fixed_weights[ky]);
+        }
+        StoreBytes(o, n, ApplyStage<R>(stage, acc));
+      }
+    } else {
+      for (int ox = 0; ox < out_w; ++ox, o += pixel) {
+        __m512i acc = offset;
+        for (int ky = 0; ky < filter_h; ++ky) {
+          const int32_t* at = rows.window[ky] + static_cast<int64_t>(ox) * quads * kBlock;
+          const int8_t* wq = weights + static_cast<int64_t>(ky) * quads * kQuadBytes;
+          for (int q = 0; q < quads; ++q) {
+            acc = _mm512_dpbusd_epi32(acc, _mm512_loadu_si512(at + q * kBlock), _mm512_loadu_si512(wq + q * kQuadBytes));
+          }
+        }
+        StoreBytes(o, n, ApplyStage<R>(stage, acc));
+      }
+    }
+  }
+}
+
+template <int kFilterH, int kFilterW, Rounding R>
+void DepthwiseImage(const ConvGeometry& g, const int8_t* image, int32_t in_zp, const Int8DepthwiseWeights& w,
+                    const Int8Requantization& r, QuadRows& rows, int8_t* out) {
+  int c = 0;
+  for (; c + kBlock <= g.out_c; c += kBlock) {
+    DepthwiseBlock<kFilterH, kFilterW, true, R>(g, image, in_zp, c, w, r, rows, out);
+  }
+  if (c < g.out_c) DepthwiseBlock<kFilterH, kFilterW, false, R>(g, image, in_zp, c, w, r, rows, out);
+}
+
+}  // namespace
+
+void DepthwiseConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const Int8DepthwiseWeights& w,
+                           const Int8Requantization& r, int8_t* out) {
+  thread_local QuadRows rows;
+  rows.row_ints = static_cast<int64_t>(g.out_w) * w.quads * kBlock;
+  rows.slots = (g.filter_h - 1) * g.dilation_h + 1;
+  rows.data.resize(static_cast<size_t>(rows.slots * rows.row_ints));
+  rows.held.resize(rows.slots);
+  rows.window.resize(g.filter_h);
+  rows.padding.resize(rows.row_ints);
+  // Every tap of a padding row reads the zero point, + 128.
+  for (int64_t i = 0; i < rows.row_ints; ++i) {
+    const int q = static_cast<int>(i / kBlock % w.quads);
+    rows.padding[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint8_t>(in_zp + 128)) * 0x01010101u &
+                                           TapBytes(g.filter_w, q));
+  }
+  const int64_t in_image = static_cast<int64_t>(g.in_h) * g.in_w * g.in_c;
+  const int64_t out_image = static_cast<int64_t>(g.out_h) * g.out_w * g.out_c;
+  for (int b = 0; b < g.batch; ++b) {
+    DispatchRounding(r.rounding, [&](auto rounding) {
+      constexpr Rounding kRounding = decltype(rounding)::value;
+      if constexpr (kRounding != Rounding::kInt64) {  // 16x8 only; never here
+        if (g.filter_h == 3 && g.filter_w == 3) {
+          DepthwiseImage<3, 3, kRounding>(g, in + b * in_image, in_zp, w, r, rows, out + b * out_image);
+        } else {
+          DepthwiseImage<0, 0, kRounding>(g, in + b * in_image, in_zp, w, r, rows, out + b * out_image);
+        }
+      }
+    });
+  }
+}
+
+}  // namespace qaudit::kernels
