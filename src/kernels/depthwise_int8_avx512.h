@@ -26,20 +26,27 @@
 
 namespace qaudit::kernels {
 
-struct Int8DepthwiseWeights {
+// Weights, offsets and output stage packed once (at Prepare) for one depthwise layer.
+// Vector v of each of these covers 16 channels, one per int32 lane: channels 16v ... 16v + 15
+// in order, except in the first `wide_channels` channels (whole groups of 64, filters at
+// most 4 wide), where the kernel interleaves 64 channels of taps with in-lane unpacks and
+// vector 4g + k, lane 4L + d holds channel 64g + 16L + 4k + d (ChannelOfLane).
+struct Int8Depthwise {
   int channels = 0, filter_h = 0, filter_w = 0;
   int quads = 0;                // groups of four filter columns: ceil(filter_w / 4)
-  std::vector<int8_t> packed;   // [channels / 16][filter_h][quads][16 channels][4 taps], zero-padded
-  std::vector<int32_t> offset;  // [channels rounded up to 16]
+  int wide_channels = 0;
+  std::vector<int8_t> packed;   // [vector][filter_h][quads][16 lanes][4 taps], zero-padded
+  std::vector<int32_t> offset;  // [vector][16 lanes]
+  Int8Requantization requant;   // its channels in the lanes' order
 };
 // `w` as TFLite stores it, [filter_h][filter_w][channels] (int8, symmetric); `bias` may be
-// null.
-Int8DepthwiseWeights PackInt8DepthwiseWeights(const int8_t* w, const ConvGeometry& g, const int32_t* bias,
-                                              int32_t input_zero_point);
+// null; `stage` as Int8Requantization requires, for g.out_c channels.
+Int8Depthwise PrepareInt8Depthwise(const int8_t* w, const ConvGeometry& g, const int32_t* bias,
+                                   int32_t input_zero_point, const OutputStage& stage);
 
-// REQUIRES: g.depth_multiplier == 1, `w` packed for g, r.rounding is not kInt64.
-void DepthwiseConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const Int8DepthwiseWeights& w,
-                           const Int8Requantization& r, int8_t* out);
+// REQUIRES: g.depth_multiplier == 1, `d` prepared for g.
+void DepthwiseConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const Int8Depthwise& d,
+                           int8_t* out);
 
 }  // namespace qaudit::kernels
 

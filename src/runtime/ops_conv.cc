@@ -482,11 +482,10 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
     });
   }
   if (depthwise && g.depth_multiplier == 1 && w.dtype == DType::kInt8 && TakesInt8Avx512(ctx, stage)) {
-    const kernels::Int8DepthwiseWeights packed =
-        kernels::PackInt8DepthwiseWeights(w.data_as<int8_t>(), g, ConstantBias(ctx), in_zp);
-    const kernels::Int8Requantization requant = kernels::MakeInt8Requantization(stage);
+    const kernels::Int8Depthwise prepared =
+        kernels::PrepareInt8Depthwise(w.data_as<int8_t>(), g, ConstantBias(ctx), in_zp, stage);
     return EvalFn([=](const Workspace& ws) {
-      kernels::DepthwiseConvInt8Vnni(g, ws.Get<int8_t>(in_t), in_zp, packed, requant, ws.Mutable<int8_t>(out_t));
+      kernels::DepthwiseConvInt8Vnni(g, ws.Get<int8_t>(in_t), in_zp, prepared, ws.Mutable<int8_t>(out_t));
     });
   }
   const std::vector<int16_t> w16 = CenteredWeightsOf(w);

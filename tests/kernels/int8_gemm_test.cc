@@ -248,7 +248,8 @@ TEST(Int8GemmTest, DepthwiseMatchesReference) {
   for (int trial = 0; trial < 200; ++trial) {
     ConvGeometry g{};
     g.batch = Uniform(rng, 1, 2), g.in_h = Uniform(rng, 1, 12), g.in_w = Uniform(rng, 1, 12);
-    g.in_c = Uniform(rng, 1, 70), g.out_c = g.in_c, g.depth_multiplier = 1;
+    // Up to 150 channels: groups of 64 (filters at most 4 wide) and blocks of 16 after them.
+    g.in_c = Uniform(rng, 1, 150), g.out_c = g.in_c, g.depth_multiplier = 1;
     g.filter_h = Uniform(rng, 1, 5), g.filter_w = Uniform(rng, 1, 5);
     g.stride_h = Uniform(rng, 1, 3), g.stride_w = Uniform(rng, 1, 3);
     g.dilation_h = Uniform(rng, 1, 2), g.dilation_w = Uniform(rng, 1, 2);
@@ -266,8 +267,7 @@ TEST(Int8GemmTest, DepthwiseMatchesReference) {
     const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
     DepthwiseConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), b, stage,
                                                              expected.data());
-    DepthwiseConvInt8Vnni(g, in.data(), in_zp, PackInt8DepthwiseWeights(w.data(), g, b, in_zp),
-                          MakeInt8Requantization(stage), got.data());
+    DepthwiseConvInt8Vnni(g, in.data(), in_zp, PrepareInt8Depthwise(w.data(), g, b, in_zp, stage), got.data());
     ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x"
                              << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w;
   }
