@@ -12,6 +12,7 @@
 //
 //   bench/inference_bench [--runs N] [--numerics MODE] [--mobilenet PATH] [--only LABEL-PREFIX]
 //                         [--write-cnn PREFIX]   (writes PREFIX_float.tflite and PREFIX_int8.tflite)
+//                         [--layers]   (batch-1 rows: each operator's time, MACs and share)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -38,21 +39,25 @@ Graph BuildCnn() {
   return graph.ok() ? std::move(*graph) : Graph{};
 }
 
-// Multiply-accumulates of one invocation: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.
+// Multiply-accumulates of one operator: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.
+int64_t OperatorMacs(const Graph& g, const Operator& op) {
+  const Tensor& out = g.tensors[op.outputs[0]];
+  if (op.kind == OpKind::kConv2D) {
+    const Shape& w = g.tensors[op.inputs[1]].shape;
+    return out.num_elements() * w[1] * w[2] * w[3];
+  }
+  if (op.kind == OpKind::kDepthwiseConv2D) {
+    const Shape& w = g.tensors[op.inputs[1]].shape;
+    return out.num_elements() * w[1] * w[2];
+  }
+  if (op.kind == OpKind::kFullyConnected) return out.num_elements() * g.tensors[op.inputs[1]].shape[1];
+  return 0;
+}
+
+// Of one invocation.
 int64_t CountMacs(const Graph& g) {
   int64_t macs = 0;
-  for (const Operator& op : g.operators) {
-    const Tensor& out = g.tensors[op.outputs[0]];
-    if (op.kind == OpKind::kConv2D) {
-      const Shape& w = g.tensors[op.inputs[1]].shape;
-      macs += out.num_elements() * w[1] * w[2] * w[3];
-    } else if (op.kind == OpKind::kDepthwiseConv2D) {
-      const Shape& w = g.tensors[op.inputs[1]].shape;
-      macs += out.num_elements() * w[1] * w[2];
-    } else if (op.kind == OpKind::kFullyConnected) {
-      macs += out.num_elements() * g.tensors[op.inputs[1]].shape[1];
-    }
-  }
+  for (const Operator& op : g.operators) macs += OperatorMacs(g, op);
   return macs;
 }
 
@@ -126,9 +131,37 @@ struct Row {
   double images_per_second, ms_per_image;
 };
 
+// --layers: each operator's median time over `repetitions` invocations of one sample, with
+// its MACs and share of the total (operators that run fused are one line).
+void PrintLayers(const Executor& e, const HostTensor& sample, int repetitions) {
+  auto times = e.ProfileOperators({sample}, repetitions);
+  if (!times.ok()) {
+    std::fprintf(stderr, "profile failed: %s\n", times.status().message().c_str());
+    std::exit(1);
+  }
+  const Graph& g = e.graph();
+  double total = 0;
+  for (const Executor::OperatorTime& t : *times) total += t.median_us;
+  std::printf("  %3s  %-32s %-18s %10s %9s %8s %6s\n", "op", "operator", "output", "MAC", "us", "GMAC/s", "share");
+  for (const Executor::OperatorTime& t : *times) {
+    std::string name = OpName(g.operators[t.op].kind);
+    int64_t macs = OperatorMacs(g, g.operators[t.op]);
+    const int last = t.op + t.fused_ops - 1;
+    if (t.fused_ops > 1) {
+      name += std::string("+") + OpName(g.operators[last].kind);
+      macs += OperatorMacs(g, g.operators[last]);
+    }
+    const std::string shape = ShapeToString(g.tensors[g.operators[last].outputs[0]].shape);
+    std::printf("  %3d  %-32s %-18s %10lld %9.2f %8.1f %5.1f%%\n", t.op, name.c_str(), shape.c_str(),
+                static_cast<long long>(macs), t.median_us, macs > 0 ? macs / t.median_us / 1e3 : 0.0,
+                100.0 * t.median_us / total);
+  }
+  std::printf("  sum of medians %.1f us\n", total);
+}
+
 // `limit`: one core's multiply-accumulates per second in the instructions the rows' type uses.
 Row Measure(const char* label, const Graph& g, const HostTensor& all, int batch, int threads, Numerics numerics,
-            int runs, double limit) {
+            int runs, double limit, bool layers) {
   ExecutorOptions options;
   options.numerics = numerics;
   options.num_threads = threads;
@@ -147,6 +180,10 @@ Row Measure(const char* label, const Graph& g, const HostTensor& all, int batch,
               batch, threads, row.images_per_second, row.ms_per_image, gmacs, 100.0 * gmacs * 1e9 / (limit * threads));
   // For bench/peers/run_peers.sh, in the peers' format.
   std::printf("RESULT qaudit %s %.1f %.5f\n", label, row.images_per_second, row.ms_per_image);
+  if (layers && batch == 1) {
+    input.shape = g.tensors[g.inputs[0]].shape;
+    PrintLayers(**e, input, 50 * runs);
+  }
   std::fflush(stdout);
   return row;
 }
@@ -156,6 +193,7 @@ int Main(int argc, char** argv) {
   Numerics numerics = Numerics::kTflite;
   std::string mobilenet = std::string(QAUDIT_FIXTURES_DIR) + "/coral/tf2_mobilenet_v2_1.0_224_ptq.tflite";
   std::string only, write_cnn;
+  bool layers = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     const bool has_value = i + 1 < argc;
@@ -174,10 +212,12 @@ int Main(int argc, char** argv) {
       only = argv[++i];
     } else if (a == "--write-cnn" && has_value) {
       write_cnn = argv[++i];
+    } else if (a == "--layers") {
+      layers = true;
     } else {
       std::fprintf(stderr,
                    "usage: %s [--runs N] [--numerics MODE] [--mobilenet PATH] [--only LABEL-PREFIX] "
-                   "[--write-cnn PREFIX]\n",
+                   "[--write-cnn PREFIX] [--layers]\n",
                    argv[0]);
       return 2;
     }
@@ -229,7 +269,7 @@ int Main(int argc, char** argv) {
         continue;
       }
       const double limit = w.graph == &q ? peak.int8_macs_per_second : peak.fp32_macs_per_second;
-      rows.push_back(Measure(name.c_str(), *w.graph, images, w.batch, w.threads, numerics, runs, limit));
+      rows.push_back(Measure(name.c_str(), *w.graph, images, w.batch, w.threads, numerics, runs, limit, layers));
     }
     if (rows[0].images_per_second > 0 && rows[3].images_per_second > 0) {
       std::printf("int8 over float, 1 thread: batch 256 %.2fx, batch 1 %.2fx (hardware MAC ratio %.2fx)\n",
@@ -244,7 +284,8 @@ int Main(int argc, char** argv) {
       return 1;
     }
     std::printf("mobilenet_v2: %lld MAC per image\n", static_cast<long long>(CountMacs(*g)));
-    Measure("mobilenet_v2 int8 b1 t1", *g, RandomInput(*g, 1), 1, 1, numerics, runs, peak.int8_macs_per_second);
+    Measure("mobilenet_v2 int8 b1 t1", *g, RandomInput(*g, 1), 1, 1, numerics, runs, peak.int8_macs_per_second,
+            layers);
   }
   return 0;
 }

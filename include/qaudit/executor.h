@@ -66,6 +66,15 @@ class Executor {
   Result<std::vector<HostTensor>> RunBatch(const std::vector<HostTensor>& inputs, const ProgressFn& progress = {},
                                            const SampleObserver& observer = {}) const;
 
+  // Where one invocation's time goes: runs `inputs` (as for Run) `runs` times on the
+  // calling thread and times each operator, or each pair of operators that runs fused.
+  struct OperatorTime {
+    int op = 0;          // index in graph().operators
+    int fused_ops = 1;   // 2: op ran fused with op + 1, whose time this includes
+    double median_us = 0;
+  };
+  Result<std::vector<OperatorTime>> ProfileOperators(const std::vector<HostTensor>& inputs, int runs) const;
+
  private:
   struct Impl;
   explicit Executor(std::unique_ptr<Impl> impl);

@@ -369,4 +369,41 @@ Result<std::vector<HostTensor>> Executor::Run(const std::vector<HostTensor>& inp
   return outputs;
 }
 
+Result<std::vector<Executor::OperatorTime>> Executor::ProfileOperators(const std::vector<HostTensor>& inputs,
+                                                                        int runs) const {
+  QAUDIT_RETURN_IF_ERROR(Run(inputs).status());  // checks the inputs; warms caches and arenas
+  const Impl& impl = *impl_;
+  const Graph& g = impl.graph;
+  std::vector<uint8_t> arena = impl.NewArena();
+  const Workspace ws = impl.MakeWorkspace(arena);
+  for (size_t k = 0; k < g.inputs.size(); ++k) {
+    const size_t n = ByteSize(g.tensors[g.inputs[k]]);
+    if (n > 0) std::memcpy(arena.data() + impl.arena_offset[g.inputs[k]], inputs[k].bytes.data(), n);
+  }
+  // The operators in the order and grouping RunBlock runs one sample in.
+  std::vector<OperatorTime> times;
+  for (size_t i = 0; i < impl.evals.size(); ++i) {
+    const bool fused = impl.fused_evals[i] && i + 1 < impl.evals.size();
+    times.push_back({static_cast<int>(i), fused ? 2 : 1, 0.0});
+    i += fused;
+  }
+  std::vector<std::vector<double>> samples(times.size());
+  for (int r = 0; r < std::max(runs, 1); ++r) {
+    for (size_t j = 0; j < times.size(); ++j) {
+      const auto start = std::chrono::steady_clock::now();
+      (times[j].fused_ops == 2 ? impl.fused_evals : impl.evals)[times[j].op](ws);
+      samples[j].push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    }
+  }
+  for (size_t j = 0; j < times.size(); ++j) {
+    std::vector<double>& v = samples[j];
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    times[j].median_us = v[v.size() / 2];
+  }
+  std::vector<std::vector<uint8_t>> used;
+  used.push_back(std::move(arena));
+  impl.ReturnArenas(used);
+  return times;
+}
+
 }  // namespace qaudit

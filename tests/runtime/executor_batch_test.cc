@@ -1,6 +1,7 @@
 // RunBatch runs blocks of samples through operators with a block form (FULLY_CONNECTED):
 // its results must not depend on the thread count or on how samples fall into blocks, and
-// the SampleObserver must still see each sample's own activations.
+// the SampleObserver must still see each sample's own activations. ProfileOperators times
+// the operators as Run groups them.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -141,6 +142,38 @@ TEST(ExecutorBatchTest, FusedConvMaxPoolMatchesUnfused) {
       }
     }
   }
+}
+
+TEST(ExecutorBatchTest, ProfileOperatorsTimesEachOperatorOnceAsRunGroupsThem) {
+  const Graph g = SmallCnn();
+  const HostTensor images = RandomImages(8);
+  auto stats = CalibrationStatistics::Collect(g, {images}, CollectOptions{.histograms = false});
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  const TensorRanges ranges = stats->GlobalRanges();
+  auto q = Quantize(g, QuantizeOptions{}, &ranges);
+  ASSERT_TRUE(q.ok()) << q.status().message();
+  auto e = Executor::Create(q->graph);
+  ASSERT_TRUE(e.ok()) << e.status().message();
+  HostTensor one = images;
+  one.shape = {1, 12, 12, 3};
+  one.bytes.resize(images.bytes.size() / 8);
+  auto times = (*e)->ProfileOperators({one}, 3);
+  ASSERT_TRUE(times.ok()) << times.status().message();
+  const std::vector<Operator>& ops = q->graph.operators;
+  int next = 0;
+  bool conv_pool_fused = false;
+  for (const Executor::OperatorTime& t : *times) {
+    EXPECT_EQ(t.op, next);
+    if (t.fused_ops == 2) {
+      conv_pool_fused |= ops[t.op].kind == OpKind::kConv2D && ops[t.op + 1].kind == OpKind::kMaxPool2D;
+    }
+    next += t.fused_ops;
+  }
+  EXPECT_EQ(next, static_cast<int>(ops.size()));
+  EXPECT_TRUE(conv_pool_fused);
+  one.shape = {1, 12, 12, 4};  // the wrong shape, and as many bytes as its elements need
+  one.bytes.resize(12 * 12 * 4 * sizeof(float));
+  EXPECT_FALSE((*e)->ProfileOperators({one}, 3).ok());
 }
 
 }  // namespace
