@@ -536,11 +536,16 @@ QAUDIT_VNNI void ConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t i
         // Patches read in place: output pixel p's filter row ky starts at padded pixel
         // (oy * stride_h + ky * dilation_h, ox * stride_w). Tabled once per pass: the tiles
         // ask for each row again per panel of channels, and a division per row shows.
+        // In locals: the table's stores may alias whatever is read through a pointer.
         row_table.resize(rows);
-        for (int i = 0, oy = static_cast<int>(p0 / g.out_w), ox = static_cast<int>(p0 % g.out_w); i < rows; ++i) {
-          row_table[i] =
-              image.data.data() + oy * g.stride_h * image_row + static_cast<int64_t>(ox) * g.stride_w * g.in_c;
-          if (++ox == g.out_w) ox = 0, ++oy;
+        const uint8_t** table = row_table.data();
+        const int out_w = g.out_w;
+        const int64_t line_step = g.stride_h * image_row, pixel_step = static_cast<int64_t>(g.stride_w) * g.in_c;
+        int ox = static_cast<int>(p0 % out_w);
+        const uint8_t* line = image.data.data() + p0 / out_w * line_step;
+        for (int i = 0; i < rows; ++i) {
+          table[i] = line + ox * pixel_step;
+          if (++ox == out_w) ox = 0, line += line_step;
         }
         GemmRequantized(
             rows, [&](int i) { return row_table[i]; }, out_of,
