@@ -23,7 +23,7 @@ struct PeakRates {
 // Takes about 6 * `seconds_per_loop` seconds (the default: 60 ms).
 PeakRates MeasurePeakRates(double seconds_per_loop = 0.01);
 
-// The instruction sets the fast kernels use on this CPU, for people: "AVX-512 with VNNI"
+// The instruction sets the fast kernels use on this CPU, for people: "AVX-512 with VNNI and VBMI"
 // (every fast kernel), fewer, or "none (portable kernels only)". Each kernel checks its
 // own features at run time; this summarises those checks.
 std::string FastKernelInstructions();

@@ -47,13 +47,16 @@ inline QuantizedAddParams MakeQuantizedAddParams(bool subtract, int left_shift, 
   return p;
 }
 
+// One input brought to the common scale; it depends on that input's value alone.
+inline int32_t RescaleAddInput(int32_t q, int32_t zero_point, int left_shift, QuantizedMultiplier m) {
+  return MultiplyByQuantizedMultiplierDoubleRounding((q - zero_point) * (1 << left_shift), m);
+}
+
 template <typename T>
 void AddQuantized(const BroadcastPlan& plan, const T* a, const T* b, const QuantizedAddParams& p, T* out) {
   ForEachBroadcast(plan, [&](int64_t o, int64_t i, int64_t j) {
-    const int32_t a_scaled =
-        MultiplyByQuantizedMultiplierDoubleRounding((a[i] - p.a_zero_point) * (1 << p.left_shift), p.a_multiplier);
-    const int32_t b_scaled =
-        MultiplyByQuantizedMultiplierDoubleRounding((b[j] - p.b_zero_point) * (1 << p.left_shift), p.b_multiplier);
+    const int32_t a_scaled = RescaleAddInput(a[i], p.a_zero_point, p.left_shift, p.a_multiplier);
+    const int32_t b_scaled = RescaleAddInput(b[j], p.b_zero_point, p.left_shift, p.b_multiplier);
     const int32_t sum = p.subtract ? a_scaled - b_scaled : a_scaled + b_scaled;
     const int32_t v = WrapAdd(MultiplyByQuantizedMultiplierDoubleRounding(sum, p.out_multiplier), p.out_zero_point);
     out[o] = static_cast<T>(std::min(std::max(v, p.act_min), p.act_max));

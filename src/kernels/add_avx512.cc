@@ -2,11 +2,13 @@
 
 #include <immintrin.h>
 
+#include <array>
 #include <cstdint>
 #include <limits>
 #include <type_traits>
 
 #include "kernels/fixed_point_avx512.h"
+#include "kernels/quantize_avx512.h"
 #include "kernels/requantize.h"
 
 // GCC 12 warns about the undefined first operand its own intrinsics headers pass to
@@ -18,11 +20,18 @@
 namespace qaudit::kernels {
 
 #define QAUDIT_AVX512BWVL __attribute__((target("avx512f,avx512bw,avx512vl")))
+#define QAUDIT_AVX512VBMI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vbmi")))
 
 bool AddQuantizedAvx512Available() {
   __builtin_cpu_init();
   static const bool available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
                                 __builtin_cpu_supports("avx512vl");
+  return available;
+}
+
+bool AddQuantizedTableAvx512Available() {
+  __builtin_cpu_init();
+  static const bool available = AddQuantizedAvx512Available() && __builtin_cpu_supports("avx512vbmi");
   return available;
 }
 
@@ -115,6 +124,53 @@ QAUDIT_AVX512BWVL void AddDoubleRounding(int64_t n, const T* a, const T* b, cons
   }
 }
 
+// The int32 entries of a byte-plane table for 64 indices, in four registers in the order
+// the byte and word interleaves leave them: out[r] holds elements 16L + 4r .. 16L + 4r + 3
+// of each 128-bit lane L. Saturating packs of out[0], out[1] and of out[2], out[3], then of
+// the two results, restore the input order.
+QAUDIT_AVX512VBMI inline void LookUp64Int32(const __m512i planes[4][4], __m512i index, __m512i out[4]) {
+  const __m512i b0 = LookUp64Bytes(planes[0], index), b1 = LookUp64Bytes(planes[1], index);
+  const __m512i b2 = LookUp64Bytes(planes[2], index), b3 = LookUp64Bytes(planes[3], index);
+  const __m512i low_words_lo = _mm512_unpacklo_epi8(b0, b1), low_words_hi = _mm512_unpackhi_epi8(b0, b1);
+  const __m512i high_words_lo = _mm512_unpacklo_epi8(b2, b3), high_words_hi = _mm512_unpackhi_epi8(b2, b3);
+  out[0] = _mm512_unpacklo_epi16(low_words_lo, high_words_lo);
+  out[1] = _mm512_unpackhi_epi16(low_words_lo, high_words_lo);
+  out[2] = _mm512_unpacklo_epi16(low_words_hi, high_words_hi);
+  out[3] = _mm512_unpackhi_epi16(low_words_hi, high_words_hi);
+}
+
+QAUDIT_AVX512VBMI void LoadPlanes(const std::array<std::array<uint8_t, 256>, 4>& planes, __m512i registers[4][4]) {
+  for (int k = 0; k < 4; ++k) {
+    for (int r = 0; r < 4; ++r) registers[k][r] = _mm512_loadu_si512(planes[k].data() + 64 * r);
+  }
+}
+
+template <typename T>
+QAUDIT_AVX512VBMI void AddByTables(int64_t n, const T* a, const T* b, const AddTables& t, T* out) {
+  __m512i a_planes[4][4], b_planes[4][4];
+  LoadPlanes(t.a_planes, a_planes);
+  LoadPlanes(t.b_planes, b_planes);
+  const VectorMultiplier om = MakeVectorMultiplier(t.out_multiplier);
+  const __m512i out_zp = _mm512_set1_epi32(t.out_zero_point);
+  const __m512i lo = _mm512_set1_epi32(t.act_min), hi = _mm512_set1_epi32(t.act_max);
+  for (int64_t i = 0; i < n; i += 64) {
+    const __mmask64 mask = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
+    __m512i x[4], y[4], v[4];
+    LookUp64Int32(a_planes, _mm512_maskz_loadu_epi8(mask, a + i), x);
+    LookUp64Int32(b_planes, _mm512_maskz_loadu_epi8(mask, b + i), y);
+    for (int r = 0; r < 4; ++r) {
+      const __m512i sum = _mm512_add_epi32(x[r], y[r]);
+      const __m512i scaled = _mm512_add_epi32(MultiplyDoubleRounding(sum, om), out_zp);  // wraps, as WrapAdd
+      v[r] = _mm512_min_epi32(_mm512_max_epi32(scaled, lo), hi);
+    }
+    // v is within T's range, so the saturating packs only narrow.
+    const __m512i words_lo = _mm512_packs_epi32(v[0], v[1]), words_hi = _mm512_packs_epi32(v[2], v[3]);
+    const __m512i bytes = std::is_signed_v<T> ? _mm512_packs_epi16(words_lo, words_hi)
+                                              : _mm512_packus_epi16(words_lo, words_hi);
+    _mm512_mask_storeu_epi8(out + i, mask, bytes);
+  }
+}
+
 template <typename T>
 QAUDIT_AVX512BWVL void AddXnnpack(int64_t n, const T* a, const T* b, const XnnpackAddParams& p, T* out) {
   const __m512i am = _mm512_set1_epi32(p.a_multiplier), bm = _mm512_set1_epi32(p.b_multiplier);
@@ -138,6 +194,12 @@ void AddQuantizedAvx512(int64_t n, const int8_t* a, const int8_t* b, const Quant
 }
 void AddQuantizedAvx512(int64_t n, const uint8_t* a, const uint8_t* b, const QuantizedAddParams& p, uint8_t* out) {
   AddDoubleRounding(n, a, b, p, out);
+}
+void AddQuantizedTableAvx512(int64_t n, const int8_t* a, const int8_t* b, const AddTables& t, int8_t* out) {
+  AddByTables(n, a, b, t, out);
+}
+void AddQuantizedTableAvx512(int64_t n, const uint8_t* a, const uint8_t* b, const AddTables& t, uint8_t* out) {
+  AddByTables(n, a, b, t, out);
 }
 void AddQuantizedXnnpackAvx512(int64_t n, const int8_t* a, const int8_t* b, const XnnpackAddParams& p, int8_t* out) {
   AddXnnpack(n, a, b, p, out);

@@ -12,6 +12,7 @@
 #include "kernels/conv_small_channels_avx512.h"
 #include "kernels/depthwise_avx512.h"
 #include "kernels/int8_gemm.h"
+#include "kernels/mean_avx512.h"
 #include "kernels/pooling_avx512.h"
 #include "kernels/quantize_avx512.h"
 #include "kernels/sgemm.h"
@@ -128,6 +129,9 @@ std::string FastKernelInstructions() {
       {kernels::Int8GemmAvailable(), "int8 convolutions, depthwise and fully-connected (VNNI)"},
       {kernels::AddQuantizedAvx512Available(), "8-bit ADD"},
       {kernels::QuantizeAvx512Available(), "QUANTIZE"},
+      {kernels::ByteLookupAvx512Available() && kernels::AddQuantizedTableAvx512Available(),
+       "8-bit table lookups (QUANTIZE, ADD; VBMI)"},
+      {kernels::SumMiddleAxisAvx512Available(), "8-bit MEAN"},
       {kernels::MaxPoolAvx512Available(), "max pooling"},
       {kernels::SgemmUsesAvx512() && kernels::WinogradConvFloatAvx512Available() &&
            kernels::ConvSmallChannelsAvx512Available() && kernels::DepthwiseConvFloatAvx512Available(),
@@ -139,7 +143,7 @@ std::string FastKernelInstructions() {
     if (!available) continue;
     on += (count++ > 0 ? ", " : "") + std::string(name);
   }
-  if (count == static_cast<int>(std::size(families))) return "AVX-512 with VNNI";
+  if (count == static_cast<int>(std::size(families))) return "AVX-512 with VNNI and VBMI";
   if (count == 0) return "none (portable kernels only)";
   return "AVX-512 for " + on + "; the rest portable";
 }

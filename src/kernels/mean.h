@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "kernels/quantize.h"
@@ -65,6 +66,34 @@ void ForEachReduced(const ReduceShape& s, Fn&& fn) {
   }
 }
 
+// The input as [outer, reduced, inner], when the reduced axes are adjacent (axes of size 1
+// count as either): output o * inner + i sums x[(o * reduced + r) * inner + i] over r.
+struct MiddleAxisView {
+  int64_t outer = 1, reduced = 1, inner = 1;
+};
+
+inline std::optional<MiddleAxisView> AsMiddleAxis(const ReduceShape& s) {
+  MiddleAxisView v;
+  enum { kOuter, kReduced, kInner } part = kOuter;
+  for (size_t d = 0; d < s.dims.size(); ++d) {
+    if (s.dims[d] == 1) continue;
+    const bool reduced = s.out_strides[d] == 0;
+    if (reduced && part == kInner) return std::nullopt;  // a second run of reduced axes
+    if (reduced) part = kReduced;
+    if (!reduced && part == kReduced) part = kInner;
+    (part == kOuter ? v.outer : part == kReduced ? v.reduced : v.inner) *= s.dims[d];
+  }
+  return v;
+}
+
+// Per output, the int32 sum of the input values that reduce to it.
+template <typename T>
+std::vector<int32_t> SumReduced(const ReduceShape& s, const T* x) {
+  std::vector<int32_t> sums(s.num_outputs, 0);
+  ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += x[i]; });
+  return sums;
+}
+
 inline void MeanFloat(const ReduceShape& s, const float* x, float* y) {
   std::fill(y, y + s.num_outputs, 0.0f);
   ForEachReduced(s, [&](int64_t o, int64_t i) { y[o] += x[i]; });
@@ -74,21 +103,23 @@ inline void MeanFloat(const ReduceShape& s, const float* x, float* y) {
 
 // reference_ops::Mean on quantized data, which TFLite uses when input and output share
 // scale and zero point: the raw sum divided by the count, truncating toward zero.
+// Each rule comes in two forms: from the input, and from its sums (SumReduced, or a faster
+// kernel computing the same), which is where the rule's arithmetic lives.
+template <typename T>
+void QuantizedMeanSameParamsFromSums(const ReduceShape& s, const std::vector<int32_t>& sums, T* y) {
+  for (int64_t o = 0; o < s.num_outputs; ++o) y[o] = static_cast<T>(sums[o] / static_cast<int32_t>(s.count));
+}
 template <typename T>
 void QuantizedMeanSameParams(const ReduceShape& s, const T* x, T* y) {
-  std::vector<int32_t> sums(s.num_outputs, 0);
-  ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += x[i]; });
-  for (int64_t o = 0; o < s.num_outputs; ++o) y[o] = static_cast<T>(sums[o] / static_cast<int32_t>(s.count));
+  QuantizedMeanSameParamsFromSums(s, SumReduced(s, x), y);
 }
 
 // reference_ops::QuantizedMeanOrSum (TFLite 2.12): the mean of the raw values in float,
 // rescaled by in_scale / out_scale in float, shifted by -in_zp * scale, rounded half away
 // from zero, offset by out_zp and saturated, all in float.
 template <typename T>
-void QuantizedMeanFloat(const ReduceShape& s, float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
-                        const T* x, T* y) {
-  std::vector<int32_t> sums(s.num_outputs, 0);
-  ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += x[i]; });
+void QuantizedMeanFloatFromSums(const ReduceShape& s, float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
+                                const std::vector<int32_t>& sums, T* y) {
   const float scale = in_scale / out_scale;
   const float bias = static_cast<float>(-in_zp) * scale;
   for (int64_t o = 0; o < s.num_outputs; ++o) {
@@ -98,6 +129,11 @@ void QuantizedMeanFloat(const ReduceShape& s, float in_scale, int32_t in_zp, flo
     r = std::max(std::min(r, static_cast<float>(kQMax<T>)), static_cast<float>(kQMin<T>));
     y[o] = static_cast<T>(r);
   }
+}
+template <typename T>
+void QuantizedMeanFloat(const ReduceShape& s, float in_scale, int32_t in_zp, float out_scale, int32_t out_zp,
+                        const T* x, T* y) {
+  QuantizedMeanFloatFromSums(s, in_scale, in_zp, out_scale, out_zp, SumReduced(s, x), y);
 }
 
 // TFLite's built-in mean of an NHWC tensor over H and W. Both constants are computed in
@@ -118,21 +154,33 @@ inline Mean4DParams MakeMean4DParams(float in_scale, int32_t in_zp, float out_sc
 }
 
 template <typename T>
-void QuantizedMean4D(const ReduceShape& s, const Mean4DParams& p, Rounding r, const T* x, T* y) {
-  std::vector<int32_t> sums(s.num_outputs, 0);
-  ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += x[i]; });
+void QuantizedMean4DFromSums(const ReduceShape& s, const Mean4DParams& p, Rounding r, const std::vector<int32_t>& sums,
+                             T* y) {
   for (int64_t o = 0; o < s.num_outputs; ++o) y[o] = ClampTo<T>(ApplyMultiplier(sums[o], p.multiplier, r) + p.bias);
+}
+template <typename T>
+void QuantizedMean4D(const ReduceShape& s, const Mean4DParams& p, Rounding r, const T* x, T* y) {
+  QuantizedMean4DFromSums(s, p, r, SumReduced(s, x), y);
 }
 
 // XNNPACK's global average pooling: the sum of (q - in_zp) times the float scale
 // in_scale / (out_scale * count), clamped, rounded half to even, plus out_zp.
+// The sum of the centred values is taken as the raw sum minus count * in_zp: the same
+// int32, as both wrap modulo 2^32.
 template <typename T>
-void QuantizedMeanXnnpack(const ReduceShape& s, int32_t in_zp, float scale, int32_t out_zp, const T* x, T* y) {
-  std::vector<int32_t> sums(s.num_outputs, 0);
-  ForEachReduced(s, [&](int64_t o, int64_t i) { sums[o] += static_cast<int32_t>(x[i]) - in_zp; });
+void QuantizedMeanXnnpackFromSums(const ReduceShape& s, int32_t in_zp, float scale, int32_t out_zp,
+                                  const std::vector<int32_t>& sums, T* y) {
   const float lo = static_cast<float>(kQMin<T> - out_zp);
   const float hi = static_cast<float>(kQMax<T> - out_zp);
-  for (int64_t o = 0; o < s.num_outputs; ++o) y[o] = static_cast<T>(RequantizeFp32(sums[o], scale, lo, hi) + out_zp);
+  const uint32_t zp_total = static_cast<uint32_t>(s.count) * static_cast<uint32_t>(in_zp);
+  for (int64_t o = 0; o < s.num_outputs; ++o) {
+    const auto centred = static_cast<int32_t>(static_cast<uint32_t>(sums[o]) - zp_total);
+    y[o] = static_cast<T>(RequantizeFp32(centred, scale, lo, hi) + out_zp);
+  }
+}
+template <typename T>
+void QuantizedMeanXnnpack(const ReduceShape& s, int32_t in_zp, float scale, int32_t out_zp, const T* x, T* y) {
+  QuantizedMeanXnnpackFromSums(s, in_zp, scale, out_zp, SumReduced(s, x), y);
 }
 
 }  // namespace qaudit::kernels

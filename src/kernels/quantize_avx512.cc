@@ -83,6 +83,25 @@ QAUDIT_AVX512 void QuantizeLoop(const float* x, int64_t n, float scale, int32_t 
 
 }  // namespace
 
+bool ByteLookupAvx512Available() {
+  __builtin_cpu_init();
+  static const bool available = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                                __builtin_cpu_supports("avx512vbmi");
+  return available;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vbmi"))) void LookUpBytesAvx512(const uint8_t* table, int64_t n,
+                                                                               const uint8_t* in, uint8_t* out) {
+  const __m512i registers[4] = {_mm512_loadu_si512(table), _mm512_loadu_si512(table + 64),
+                                _mm512_loadu_si512(table + 128), _mm512_loadu_si512(table + 192)};
+  int64_t i = 0;
+  for (; i + 64 <= n; i += 64) _mm512_storeu_si512(out + i, LookUp64Bytes(registers, _mm512_loadu_si512(in + i)));
+  if (i < n) {
+    const __mmask64 tail = (uint64_t{1} << (n - i)) - 1;
+    _mm512_mask_storeu_epi8(out + i, tail, LookUp64Bytes(registers, _mm512_maskz_loadu_epi8(tail, in + i)));
+  }
+}
+
 void QuantizeFloatToInt8Avx512(const float* x, int64_t n, float scale, int32_t zero_point, QuantizeRule rule,
                                int8_t* q) {
   switch (rule) {

@@ -139,6 +139,12 @@ Result<EvalFn> PrepareAddSub(const PrepareContext& ctx, bool subtract) {
     const bool centred_fits = p.a_zero_point >= kMin && p.a_zero_point <= kMax && p.b_zero_point >= kMin &&
                               p.b_zero_point <= kMax && p.left_shift <= 22;
     if constexpr (sizeof(T) == 1) {
+      if (plan.same_shape && kernels::AddQuantizedTableAvx512Available()) {
+        const kernels::AddTables tables = kernels::MakeAddTables<T>(p);
+        return EvalFn([=](const Workspace& ws) {
+          kernels::AddQuantizedTableAvx512(plan.size, ws.Get<T>(a_t), ws.Get<T>(b_t), tables, ws.Mutable<T>(out_t));
+        });
+      }
       if (plan.same_shape && centred_fits && kernels::AddQuantizedAvx512Available()) {
         return EvalFn([=](const Workspace& ws) {
           kernels::AddQuantizedAvx512(plan.size, ws.Get<T>(a_t), ws.Get<T>(b_t), p, ws.Mutable<T>(out_t));

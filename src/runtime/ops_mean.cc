@@ -1,9 +1,11 @@
 // MEAN over constant int32 axes, with keep_dims (tensorflow/lite/kernels/reduce.cc).
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "kernels/mean.h"
+#include "kernels/mean_avx512.h"
 #include "runtime/op_kernel.h"
 #include "runtime/op_util.h"
 
@@ -78,26 +80,44 @@ Result<EvalFn> PrepareMean(const PrepareContext& ctx) {
   const bool xnnpack = ctx.numerics == Numerics::kXnnpack && eight_bit && (hw_axes || w_axis) &&
                        in_scale / out_scale >= 0x1.0p-8f && in_scale / out_scale < 0x1.0p+8f;
   const bool optimized_4d = ctx.numerics != Numerics::kReference && eight_bit && hw_axes && keep_dims;
+  // Every rule starts from the per-output sums; 8-bit reductions over adjacent axes (the
+  // global average pools) have a vector kernel for them.
+  const std::optional<kernels::MiddleAxisView> middle = kernels::AsMiddleAxis(s);
+  const bool vector_sums = eight_bit && middle.has_value() && kernels::SumMiddleAxisAvx512Available();
   auto make = [&](auto tag) -> Result<EvalFn> {
     using T = decltype(tag);
+    const auto sums_of = [=](const T* x) {
+      if constexpr (sizeof(T) == 1) {
+        if (vector_sums) {
+          std::vector<int32_t> sums(s.num_outputs);
+          kernels::SumMiddleAxisAvx512(*middle, x, sums.data());
+          return sums;
+        }
+      }
+      return kernels::SumReduced(s, x);
+    };
     if (xnnpack) {
       const float scale = in_scale / (out_scale * static_cast<float>(s.count));
       return EvalFn([=](const Workspace& ws) {
-        kernels::QuantizedMeanXnnpack<T>(s, in_zp, scale, out_zp, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
+        kernels::QuantizedMeanXnnpackFromSums<T>(s, in_zp, scale, out_zp, sums_of(ws.Get<T>(in_t)),
+                                                 ws.Mutable<T>(out_t));
       });
     }
     if (optimized_4d) {
       const kernels::Mean4DParams p = kernels::MakeMean4DParams(in_scale, in_zp, out_scale, out_zp, s.count);
       return EvalFn([=](const Workspace& ws) {
-        kernels::QuantizedMean4D<T>(s, p, kernels::Rounding::kDouble, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
+        kernels::QuantizedMean4DFromSums<T>(s, p, kernels::Rounding::kDouble, sums_of(ws.Get<T>(in_t)),
+                                            ws.Mutable<T>(out_t));
       });
     }
     if (in_scale == out_scale && in_zp == out_zp) {
-      return EvalFn(
-          [=](const Workspace& ws) { kernels::QuantizedMeanSameParams<T>(s, ws.Get<T>(in_t), ws.Mutable<T>(out_t)); });
+      return EvalFn([=](const Workspace& ws) {
+        kernels::QuantizedMeanSameParamsFromSums<T>(s, sums_of(ws.Get<T>(in_t)), ws.Mutable<T>(out_t));
+      });
     }
     return EvalFn([=](const Workspace& ws) {
-      kernels::QuantizedMeanFloat<T>(s, in_scale, in_zp, out_scale, out_zp, ws.Get<T>(in_t), ws.Mutable<T>(out_t));
+      kernels::QuantizedMeanFloatFromSums<T>(s, in_scale, in_zp, out_scale, out_zp, sums_of(ws.Get<T>(in_t)),
+                                             ws.Mutable<T>(out_t));
     });
   };
   if (in.dtype == DType::kInt8) return make(int8_t{});

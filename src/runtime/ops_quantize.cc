@@ -1,6 +1,6 @@
 // QUANTIZE and DEQUANTIZE (tensorflow/lite/kernels/quantize.cc, dequantize.cc).
 #include <array>
-#include <limits>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -21,19 +21,27 @@ Result<EvalFn> ForQuantizedType(DType d, Make&& make) {
 
 // An 8-bit input takes one of 256 values: Prepare runs `requantize` (the kernel, as
 // requantize(in, n, out)) on each once and Eval looks the results up. Exact by
-// construction, and a table lookup instead of the fixed-point arithmetic per element.
+// construction, and a table lookup instead of the fixed-point arithmetic per element. The
+// table is indexed by the input's byte and holds the output's bytes, so one byte-to-byte
+// lookup serves every pair of 8-bit types.
 template <typename In, typename Out, typename Requantize>
 EvalFn ByLookupTable(int in_t, int out_t, int64_t n, Requantize requantize) {
-  static_assert(sizeof(In) == 1);
-  constexpr int kLowest = std::numeric_limits<In>::min();
+  static_assert(sizeof(In) == 1 && sizeof(Out) == 1);
   std::array<In, 256> every_value;
-  for (int i = 0; i < 256; ++i) every_value[i] = static_cast<In>(kLowest + i);
-  std::array<Out, 256> table;
-  requantize(every_value.data(), 256, table.data());
+  for (int i = 0; i < 256; ++i) every_value[i] = static_cast<In>(i);
+  std::array<Out, 256> results;
+  requantize(every_value.data(), 256, results.data());
+  std::array<uint8_t, 256> table;
+  std::memcpy(table.data(), results.data(), table.size());
+  if (kernels::ByteLookupAvx512Available()) {
+    return EvalFn([=](const Workspace& ws) {
+      kernels::LookUpBytesAvx512(table.data(), n, ws.Get<uint8_t>(in_t), ws.Mutable<uint8_t>(out_t));
+    });
+  }
   return EvalFn([=](const Workspace& ws) {
-    const In* in = ws.Get<In>(in_t);
-    Out* out = ws.Mutable<Out>(out_t);
-    for (int64_t i = 0; i < n; ++i) out[i] = table[static_cast<int>(in[i]) - kLowest];
+    const uint8_t* in = ws.Get<uint8_t>(in_t);
+    uint8_t* out = ws.Mutable<uint8_t>(out_t);
+    for (int64_t i = 0; i < n; ++i) out[i] = table[in[i]];
   });
 }
 
@@ -117,7 +125,7 @@ Result<EvalFn> PrepareQuantize(const PrepareContext& ctx) {
       const auto requantize = [=](const In* q, int64_t count, Out* y) {
         kernels::Requantize<In, Out>(q, count, in_zp, m, kernels::Rounding::kDouble, out_zp, y);
       };
-      if constexpr (sizeof(In) == 1) return ByLookupTable<In, Out>(in_t, out_t, n, requantize);
+      if constexpr (sizeof(In) == 1 && sizeof(Out) == 1) return ByLookupTable<In, Out>(in_t, out_t, n, requantize);
       return EvalFn([=](const Workspace& ws) { requantize(ws.Get<In>(in_t), n, ws.Mutable<Out>(out_t)); });
     });
   });

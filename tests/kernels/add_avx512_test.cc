@@ -1,7 +1,8 @@
-// AddQuantizedAvx512 and AddQuantizedXnnpackAvx512 against AddQuantized and
-// AddQuantizedXnnpack, exactly: for seeded random scales, zero points and activation ranges,
-// every pair of 8-bit inputs (65,536 elements, then lengths that leave vector tails), ADD
-// and SUB, int8 and uint8; and raw multipliers, shifts included, that no scale produces.
+// AddQuantizedAvx512, AddQuantizedTableAvx512 and AddQuantizedXnnpackAvx512 against
+// AddQuantized and AddQuantizedXnnpack, exactly: for seeded random scales, zero points and
+// activation ranges, every pair of 8-bit inputs (65,536 elements, then lengths that leave
+// vector tails), ADD and SUB, int8 and uint8; and raw multipliers, shifts included, that
+// no scale produces.
 #include "kernels/add_avx512.h"
 
 #include <gtest/gtest.h>
@@ -56,8 +57,20 @@ std::pair<int32_t, int32_t> RandomRange(std::mt19937& rng) {
   return {lo, Uniform(rng, lo, kMax)};
 }
 
+// The two double-rounding kernels, as one signature.
 template <typename T>
-void CheckDoubleRounding(uint32_t seed, int trials) {
+void ComputedAvx512(int64_t n, const T* a, const T* b, const QuantizedAddParams& p, T* out) {
+  AddQuantizedAvx512(n, a, b, p, out);
+}
+template <typename T>
+void TableAvx512(int64_t n, const T* a, const T* b, const QuantizedAddParams& p, T* out) {
+  AddQuantizedTableAvx512(n, a, b, MakeAddTables<T>(p), out);
+}
+template <typename T>
+using DoubleRoundingKernel = void (*)(int64_t, const T*, const T*, const QuantizedAddParams&, T*);
+
+template <typename T>
+void CheckDoubleRounding(DoubleRoundingKernel<T> kernel, uint32_t seed, int trials) {
   constexpr int32_t kMin = std::numeric_limits<T>::min(), kMax = std::numeric_limits<T>::max();
   std::mt19937 rng(seed);
   std::vector<T> a, b;
@@ -74,7 +87,7 @@ void CheckDoubleRounding(uint32_t seed, int trials) {
                                                         Uniform(rng, kMin, kMax), lo, hi);
     std::vector<T> expected(a.size()), got(a.size());
     AddQuantized<T>(Flat(static_cast<int64_t>(a.size())), a.data(), b.data(), p, expected.data());
-    AddQuantizedAvx512(static_cast<int64_t>(a.size()), a.data(), b.data(), p, got.data());
+    kernel(static_cast<int64_t>(a.size()), a.data(), b.data(), p, got.data());
     ASSERT_EQ(got, expected) << "trial " << trial << " scales " << a_scale << ", " << b_scale << " -> " << out_scale;
   }
 }
@@ -103,12 +116,22 @@ void CheckXnnpack(uint32_t seed, int trials) {
 
 TEST(AddQuantizedAvx512Test, Int8MatchesDoubleRounding) {
   QAUDIT_REQUIRE_CPU_FEATURES(AddQuantizedAvx512Available(), "AVX-512 BW/VL");
-  CheckDoubleRounding<int8_t>(51, 300);
+  CheckDoubleRounding<int8_t>(ComputedAvx512<int8_t>, 51, 300);
 }
 
 TEST(AddQuantizedAvx512Test, Uint8MatchesDoubleRounding) {
   QAUDIT_REQUIRE_CPU_FEATURES(AddQuantizedAvx512Available(), "AVX-512 BW/VL");
-  CheckDoubleRounding<uint8_t>(53, 150);
+  CheckDoubleRounding<uint8_t>(ComputedAvx512<uint8_t>, 53, 150);
+}
+
+TEST(AddQuantizedTableAvx512Test, Int8MatchesDoubleRounding) {
+  QAUDIT_REQUIRE_CPU_FEATURES(AddQuantizedTableAvx512Available(), "AVX-512 BW/VL/VBMI");
+  CheckDoubleRounding<int8_t>(TableAvx512<int8_t>, 71, 300);
+}
+
+TEST(AddQuantizedTableAvx512Test, Uint8MatchesDoubleRounding) {
+  QAUDIT_REQUIRE_CPU_FEATURES(AddQuantizedTableAvx512Available(), "AVX-512 BW/VL/VBMI");
+  CheckDoubleRounding<uint8_t>(TableAvx512<uint8_t>, 73, 150);
 }
 
 TEST(AddQuantizedAvx512Test, Int8MatchesXnnpack) {
@@ -123,9 +146,8 @@ TEST(AddQuantizedAvx512Test, Uint8MatchesXnnpack) {
 
 // Any multiplier, negative and INT32_MIN (SRDHM's saturating case) included, with every
 // shift the double rounding allows: the vector arithmetic itself, beyond what scales give.
-TEST(AddQuantizedAvx512Test, MatchesDoubleRoundingForRawMultipliers) {
-  QAUDIT_REQUIRE_CPU_FEATURES(AddQuantizedAvx512Available(), "AVX-512 BW/VL");
-  std::mt19937 rng(61);
+void CheckRawMultipliers(DoubleRoundingKernel<int8_t> kernel, uint32_t seed) {
+  std::mt19937 rng(seed);
   std::vector<int8_t> a, b;
   const int32_t special[] = {std::numeric_limits<int32_t>::min(), std::numeric_limits<int32_t>::max(), 0, 1, -1,
                              1 << 30};
@@ -154,9 +176,19 @@ TEST(AddQuantizedAvx512Test, MatchesDoubleRoundingForRawMultipliers) {
     if (scaled_bound(p.a_multiplier) + scaled_bound(p.b_multiplier) > std::numeric_limits<int32_t>::max()) continue;
     std::vector<int8_t> expected(a.size()), got(a.size());
     AddQuantized<int8_t>(Flat(static_cast<int64_t>(a.size())), a.data(), b.data(), p, expected.data());
-    AddQuantizedAvx512(static_cast<int64_t>(a.size()), a.data(), b.data(), p, got.data());
+    kernel(static_cast<int64_t>(a.size()), a.data(), b.data(), p, got.data());
     ASSERT_EQ(got, expected) << "trial " << trial;
   }
+}
+
+TEST(AddQuantizedAvx512Test, MatchesDoubleRoundingForRawMultipliers) {
+  QAUDIT_REQUIRE_CPU_FEATURES(AddQuantizedAvx512Available(), "AVX-512 BW/VL");
+  CheckRawMultipliers(ComputedAvx512<int8_t>, 61);
+}
+
+TEST(AddQuantizedTableAvx512Test, MatchesDoubleRoundingForRawMultipliers) {
+  QAUDIT_REQUIRE_CPU_FEATURES(AddQuantizedTableAvx512Available(), "AVX-512 BW/VL/VBMI");
+  CheckRawMultipliers(TableAvx512<int8_t>, 79);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "support/kernel_test_util.h"
 
+#include <optional>
 #include <vector>
 
 namespace qaudit::kernels {
@@ -27,6 +28,21 @@ TEST(ReduceShapeTest, MapsEveryInputToItsOutput) {
   });
   EXPECT_EQ(seen.size(), 24u);
   EXPECT_EQ(seen.back(), 23);  // row-major order
+}
+
+TEST(MiddleAxisViewTest, ViewsAdjacentReducedAxesOnly) {
+  const std::optional<MiddleAxisView> hw = AsMiddleAxis(MakeReduceShape({2, 7, 5, 3}, {false, true, true, false}));
+  ASSERT_TRUE(hw.has_value());
+  EXPECT_EQ(hw->outer, 2);
+  EXPECT_EQ(hw->reduced, 35);
+  EXPECT_EQ(hw->inner, 3);
+  // An axis of size 1 between reduced axes does not separate them.
+  const std::optional<MiddleAxisView> gap = AsMiddleAxis(MakeReduceShape({4, 1, 6}, {true, false, true}));
+  ASSERT_TRUE(gap.has_value());
+  EXPECT_EQ(gap->outer, 1);
+  EXPECT_EQ(gap->reduced, 24);
+  EXPECT_EQ(gap->inner, 1);
+  EXPECT_FALSE(AsMiddleAxis(MakeReduceShape({2, 3, 4}, {true, false, true})).has_value());
 }
 
 TEST(MeanFloatTest, AveragesAlongTheReducedAxes) {
