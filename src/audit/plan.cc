@@ -218,7 +218,8 @@ class Reader {
 
   Status CheckKeys(std::initializer_list<const char*> known) const {
     if (object_.kind != JsonValue::Kind::kObject) return Error("", "expected an object, got " + std::string(object_.KindName()));
-    for (const auto& [key, value] : object_.object) {
+    for (const JsonMember& member : object_.object) {
+      const std::string& key = member.key;  // a named variable: clang before 16 cannot capture a structured binding
       if (std::none_of(known.begin(), known.end(), [&](const char* k) { return key == k; })) {
         std::string list;
         for (const char* k : known) list += std::string(list.empty() ? "" : ", ") + k;

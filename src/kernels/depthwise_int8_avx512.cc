@@ -161,6 +161,27 @@ QAUDIT_VNNI void BuildQuads(const ConvGeometry& g, const int8_t* row, __mmask16 
   for (int ox = inside_end; ox < out_w; ++ox) column(ox, false);
 }
 
+// Points rows.window[ky] at the quads of the input row under filter row ky of output row
+// oy's windows, building rows the ring does not hold yet with build(iy, slot's quads); rows
+// outside the image read the padding row.
+template <typename Build>
+void SetWindowRows(const ConvGeometry& g, int oy, int filter_h, QuadRows& rows, const Build& build) {
+  for (int ky = 0; ky < filter_h; ++ky) {
+    const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+    if (iy < 0 || iy >= g.in_h) {
+      rows.window[ky] = rows.padding.data();
+      continue;
+    }
+    const int slot = iy % rows.slots;
+    int32_t* quads_of_row = rows.data.data() + slot * rows.row_ints;
+    if (rows.held[slot] != iy) {
+      build(iy, quads_of_row);
+      rows.held[slot] = iy;
+    }
+    rows.window[ky] = quads_of_row;
+  }
+}
+
 // Output channels [c, c + 16) of one image. kFilterH, kFilterW > 0 fix the filter at
 // compile time (3x3: its weights then stay in registers); kFull: all 16 channels exist.
 template <int kFilterH, int kFilterW, bool kFull, Rounding R>
@@ -179,22 +200,11 @@ QAUDIT_VNNI void DepthwiseBlock(const ConvGeometry& g, const int8_t* image, int3
   const __m512i offset = _mm512_loadu_si512(w.offset.data() + c);
   const StageRegs stage = LoadStage<R>(w.requant, c);
   std::fill(rows.held.begin(), rows.held.end(), -1);
+  const auto build = [&](int iy, int32_t* dst) {
+    BuildQuads<kFilterW, kFull>(g, image + static_cast<int64_t>(iy) * g.in_w * g.in_c + c, valid, in_zp, quads, dst);
+  };
   for (int oy = 0; oy < g.out_h; ++oy) {
-    for (int ky = 0; ky < filter_h; ++ky) {
-      const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-      if (iy < 0 || iy >= g.in_h) {
-        rows.window[ky] = rows.padding.data();
-        continue;
-      }
-      const int slot = iy % rows.slots;
-      int32_t* quads_of_row = rows.data.data() + slot * rows.row_ints;
-      if (rows.held[slot] != iy) {
-        BuildQuads<kFilterW, kFull>(g, image + static_cast<int64_t>(iy) * g.in_w * g.in_c + c, valid, in_zp, quads,
-                                    quads_of_row);
-        rows.held[slot] = iy;
-      }
-      rows.window[ky] = quads_of_row;
-    }
+    SetWindowRows(g, oy, filter_h, rows, build);
     const int out_w = g.out_w;
     const int64_t pixel = g.out_c;  // read once: the int8 stores below may alias g
     int8_t* o = out + oy * out_w * pixel + c;
@@ -282,21 +292,11 @@ QAUDIT_VNNI void DepthwiseWideGroup(const ConvGeometry& g, const int8_t* image, 
   const __m512i lo = _mm512_set1_epi8(static_cast<char>(w.requant.act_min));
   const __m512i hi = _mm512_set1_epi8(static_cast<char>(w.requant.act_max));
   std::fill(rows.held.begin(), rows.held.end(), -1);
+  const auto build = [&](int iy, int32_t* dst) {
+    BuildWideQuads<kFilterW>(g, image + static_cast<int64_t>(iy) * g.in_w * g.in_c + c, in_zp, dst);
+  };
   for (int oy = 0; oy < g.out_h; ++oy) {
-    for (int ky = 0; ky < filter_h; ++ky) {
-      const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-      if (iy < 0 || iy >= g.in_h) {
-        rows.window[ky] = rows.padding.data();
-        continue;
-      }
-      const int slot = iy % rows.slots;
-      int32_t* quads_of_row = rows.data.data() + slot * rows.row_ints;
-      if (rows.held[slot] != iy) {
-        BuildWideQuads<kFilterW>(g, image + static_cast<int64_t>(iy) * g.in_w * g.in_c + c, in_zp, quads_of_row);
-        rows.held[slot] = iy;
-      }
-      rows.window[ky] = quads_of_row;
-    }
+    SetWindowRows(g, oy, filter_h, rows, build);
     const int out_w = g.out_w;
     const int64_t pixel = g.out_c;  // read once: the int8 stores below may alias g
     int8_t* o = out + oy * out_w * pixel + c;

@@ -5,6 +5,7 @@
 #define QAUDIT_SRC_KERNELS_QUANTIZE_H_
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -191,6 +192,21 @@ void RequantizeXnnpack(const T* q, int64_t n, const XnnpackRequantParams& p, T* 
     const int32_t acc = bias + (static_cast<int32_t>(q[i]) - p.input_zero_point) * p.multiplier;
     out[i] = ClampTo<T>(acc >> 8);
   }
+}
+
+// An 8-bit -> 8-bit map as a 256-entry table indexed by the input's byte and holding the
+// output's byte: `map(in, n, out)` (a requantization kernel) run once on every value, so a
+// byte lookup (LookUpBytesAvx512 or a plain loop) serves every pair of 8-bit types.
+template <typename In, typename Out, typename Map>
+std::array<uint8_t, 256> ByteTable(Map map) {
+  static_assert(sizeof(In) == 1 && sizeof(Out) == 1);
+  std::array<In, 256> every_value;
+  for (int i = 0; i < 256; ++i) every_value[i] = static_cast<In>(i);
+  std::array<Out, 256> results;
+  map(every_value.data(), 256, results.data());
+  std::array<uint8_t, 256> table;
+  std::memcpy(table.data(), results.data(), table.size());
+  return table;
 }
 
 }  // namespace qaudit::kernels

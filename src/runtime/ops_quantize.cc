@@ -1,6 +1,5 @@
 // QUANTIZE and DEQUANTIZE (tensorflow/lite/kernels/quantize.cc, dequantize.cc).
 #include <array>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -20,19 +19,11 @@ Result<EvalFn> ForQuantizedType(DType d, Make&& make) {
 }
 
 // An 8-bit input takes one of 256 values: Prepare runs `requantize` (the kernel, as
-// requantize(in, n, out)) on each once and Eval looks the results up. Exact by
-// construction, and a table lookup instead of the fixed-point arithmetic per element. The
-// table is indexed by the input's byte and holds the output's bytes, so one byte-to-byte
-// lookup serves every pair of 8-bit types.
+// requantize(in, n, out)) on each once (ByteTable) and Eval looks the results up. Exact by
+// construction, and a table lookup instead of the fixed-point arithmetic per element.
 template <typename In, typename Out, typename Requantize>
 EvalFn ByLookupTable(int in_t, int out_t, int64_t n, Requantize requantize) {
-  static_assert(sizeof(In) == 1 && sizeof(Out) == 1);
-  std::array<In, 256> every_value;
-  for (int i = 0; i < 256; ++i) every_value[i] = static_cast<In>(i);
-  std::array<Out, 256> results;
-  requantize(every_value.data(), 256, results.data());
-  std::array<uint8_t, 256> table;
-  std::memcpy(table.data(), results.data(), table.size());
+  const std::array<uint8_t, 256> table = kernels::ByteTable<In, Out>(requantize);
   if (kernels::ByteLookupAvx512Available()) {
     return EvalFn([=](const Workspace& ws) {
       kernels::LookUpBytesAvx512(table.data(), n, ws.Get<uint8_t>(in_t), ws.Mutable<uint8_t>(out_t));

@@ -84,12 +84,7 @@ TEST(LookUpBytesAvx512Test, MatchesScalarLookup) {
 // what the requantization computes element by element.
 template <typename In, typename Out, typename Requantize>
 void CheckRequantizeTable(std::mt19937& rng, Requantize requantize) {
-  std::array<In, 256> every_value;
-  for (int i = 0; i < 256; ++i) every_value[i] = static_cast<In>(i);
-  std::array<Out, 256> results;
-  requantize(every_value.data(), 256, results.data());
-  std::array<uint8_t, 256> table;
-  std::memcpy(table.data(), results.data(), table.size());
+  const std::array<uint8_t, 256> table = ByteTable<In, Out>(requantize);
   const std::vector<uint8_t> bytes = EveryByteThenRandom(rng, 777);
   std::vector<In> in(bytes.size());
   std::memcpy(in.data(), bytes.data(), bytes.size());
