@@ -355,11 +355,15 @@ void DepthwiseConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_z
   rows.held.resize(rows.slots);
   rows.window.resize(g.filter_h);
   rows.padding.resize(rows.row_ints);
-  // Every tap of a padding row reads the zero point, + 128.
-  for (int64_t i = 0; i < rows.row_ints; ++i) {
-    const int q = static_cast<int>(i / kBlock % w.quads);
-    rows.padding[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<uint8_t>(in_zp + 128)) * 0x01010101u &
-                                           TapBytes(g.filter_w, q));
+  // Every tap of a padding row reads the zero point, + 128: per quad of a column the same
+  // 16 lanes, so one column is filled and copied along the row.
+  const uint32_t zp_bytes = static_cast<uint32_t>(static_cast<uint8_t>(in_zp + 128)) * 0x01010101u;
+  const int64_t column = g.out_w > 0 ? rows.row_ints / g.out_w : 0;
+  for (int64_t i = 0; i < column; ++i) {
+    rows.padding[i] = static_cast<int32_t>(zp_bytes & TapBytes(g.filter_w, static_cast<int>(i / kBlock % w.quads)));
+  }
+  for (int64_t i = column; i < rows.row_ints; i += column) {
+    std::copy_n(rows.padding.begin(), column, rows.padding.begin() + i);
   }
   const int64_t in_image = static_cast<int64_t>(g.in_h) * g.in_w * g.in_c;
   const int64_t out_image = static_cast<int64_t>(g.out_h) * g.out_w * g.out_c;
