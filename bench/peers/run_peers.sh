@@ -2,7 +2,9 @@
 # Runs qaudit's inference benchmark and its peers side by side, in one run, with the same
 # threads and batch sizes: PyTorch (Debian python3-torch, oneDNN PTQ) and ONNX Runtime (npm
 # onnxruntime-node, on the models PyTorch exports). Prints each tool's medians and the
-# qaudit/peer throughput ratios.
+# qaudit/peer throughput ratios. qaudit runs in `tflite` numerics (TFLite's built-in
+# kernels), and MobileNetV2 also in `xnnpack` numerics (TFLite's default XNNPACK delegate,
+# which requantizes in fp32 as the peers do).
 #
 #   bench/peers/run_peers.sh BUILD_DIR ORT_NODE_MODULES [RUNS]
 #
@@ -12,7 +14,7 @@
 # run them on an otherwise idle machine.
 set -eu
 if [ $# -lt 2 ]; then
-  sed -n '2,12p' "$0" | cut -c3-
+  sed -n '2,14p' "$0" | cut -c3-
   exit 2
 fi
 build=$1
@@ -25,6 +27,8 @@ trap 'rm -rf "$work"' EXIT
 echo "== machine: $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== qaudit"
 "$build/bench/inference_bench" --runs "$runs" | tee "$work/results.txt"
+"$build/bench/inference_bench" --runs "$runs" --numerics xnnpack --only mobilenet |
+  sed 's/^\(RESULT qaudit .*\) \([0-9.]*\) \([0-9.]*\)$/\1 (xnnpack numerics) \2 \3/' | tee -a "$work/results.txt"
 echo "== pytorch"
 /usr/bin/python3 "$here/torch_inference.py" --runs "$runs" --onnx-dir "$work" 2>/dev/null | tee -a "$work/results.txt"
 echo "== onnxruntime"
@@ -43,6 +47,7 @@ for line in open(sys.argv[1]):
 print(f"{'workload':<24}{'qaudit img/s':>14}{'pytorch':>10}{'ratio':>8}{'onnxrt':>10}{'ratio':>8}")
 for workload, r in results.items():
     q = r.get("qaudit")
+    r = {**results.get(workload.replace(" (xnnpack numerics)", ""), {}), "qaudit": q}
     row = f"{workload:<24}{q if q else float('nan'):>14.0f}"
     for peer in ("pytorch", "onnxruntime"):
         p = r.get(peer)
