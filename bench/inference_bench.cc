@@ -39,25 +39,10 @@ Graph BuildCnn() {
   return graph.ok() ? std::move(*graph) : Graph{};
 }
 
-// Multiply-accumulates of one operator: CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED.
-int64_t OperatorMacs(const Graph& g, const Operator& op) {
-  const Tensor& out = g.tensors[op.outputs[0]];
-  if (op.kind == OpKind::kConv2D) {
-    const Shape& w = g.tensors[op.inputs[1]].shape;
-    return out.num_elements() * w[1] * w[2] * w[3];
-  }
-  if (op.kind == OpKind::kDepthwiseConv2D) {
-    const Shape& w = g.tensors[op.inputs[1]].shape;
-    return out.num_elements() * w[1] * w[2];
-  }
-  if (op.kind == OpKind::kFullyConnected) return out.num_elements() * g.tensors[op.inputs[1]].shape[1];
-  return 0;
-}
-
-// Of one invocation.
+// Multiply-accumulates of one invocation.
 int64_t CountMacs(const Graph& g) {
   int64_t macs = 0;
-  for (const Operator& op : g.operators) macs += OperatorMacs(g, op);
+  for (const Operator& op : g.operators) macs += MultiplyAccumulates(g, op);
   return macs;
 }
 
@@ -139,24 +124,7 @@ void PrintLayers(const Executor& e, const HostTensor& sample, int repetitions) {
     std::fprintf(stderr, "profile failed: %s\n", times.status().message().c_str());
     std::exit(1);
   }
-  const Graph& g = e.graph();
-  double total = 0;
-  for (const Executor::OperatorTime& t : *times) total += t.median_us;
-  std::printf("  %3s  %-32s %-18s %10s %9s %8s %6s\n", "op", "operator", "output", "MAC", "us", "GMAC/s", "share");
-  for (const Executor::OperatorTime& t : *times) {
-    std::string name = OpName(g.operators[t.op].kind);
-    int64_t macs = OperatorMacs(g, g.operators[t.op]);
-    const int last = t.op + t.fused_ops - 1;
-    if (t.fused_ops > 1) {
-      name += std::string("+") + OpName(g.operators[last].kind);
-      macs += OperatorMacs(g, g.operators[last]);
-    }
-    const std::string shape = ShapeToString(g.tensors[g.operators[last].outputs[0]].shape);
-    std::printf("  %3d  %-32s %-18s %10lld %9.2f %8.1f %5.1f%%\n", t.op, name.c_str(), shape.c_str(),
-                static_cast<long long>(macs), t.median_us, macs > 0 ? macs / t.median_us / 1e3 : 0.0,
-                100.0 * t.median_us / total);
-  }
-  std::printf("  sum of medians %.1f us\n", total);
+  std::fputs(Executor::OperatorTimesTable(e.graph(), *times).c_str(), stdout);
 }
 
 // `limit`: one core's multiply-accumulates per second in the instructions the rows' type uses.

@@ -74,6 +74,9 @@ class Executor {
     double median_us = 0;
   };
   Result<std::vector<OperatorTime>> ProfileOperators(const std::vector<HostTensor>& inputs, int runs) const;
+  // The times as a table for people: index, operator (A+B when fused), output shape, MACs,
+  // microseconds, G MAC/s and share of the total, one line each, then the total.
+  static std::string OperatorTimesTable(const Graph& graph, const std::vector<OperatorTime>& times);
 
  private:
   struct Impl;

@@ -161,6 +161,10 @@ struct Graph {
   bool operator==(const Graph&) const = default;
 };
 
+// The multiply-accumulates one invocation of `op` does as a direct product counts them:
+// CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED; 0 for other operators.
+int64_t MultiplyAccumulates(const Graph& graph, const Operator& op);
+
 // Checks what must hold before anything runs: tensor indices in range, constants with
 // exactly shape x dtype bytes, quantization arrays that fit the shape, each activation
 // produced at most once and before it is read (so no cycles), graph outputs produced.

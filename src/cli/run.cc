@@ -12,6 +12,7 @@
 
 #include "cli/cli.h"
 #include "cli/progress.h"
+#include "core/json.h"
 #include "core/values.h"
 #include "qaudit/data.h"
 #include "qaudit/executor.h"
@@ -61,6 +62,9 @@ options:
                        std=S[/S/S] (real = (value * scale - mean) / std, then quantized
                        for a quantized input), layout=nhwc|nchw, or raw (uint8 pixels into
                        int8 inputs as pixel - 128)
+  --profile N          then time each operator on sample 0, N invocations on this thread,
+                       and print the median per operator (with its MACs and share); with
+                       --output-dir also writes DIR/profile.json
   --quiet              print nothing but errors
 )HELP";
 
@@ -73,6 +77,48 @@ Result<HostTensor> LoadInput(const std::string& spec, const Tensor& input, const
   Preprocess fit = preprocess;
   fit.raw = fit.raw || (!preprocess_given && data.samples.dtype == DType::kUInt8 && input.dtype == DType::kInt8);
   return FitToInput(data, {input.name, input.dtype, input.shape, input.quant}, fit);
+}
+
+// --profile: times the operators on sample 0 of `inputs`, prints the table and, with an
+// output folder, writes it as DIR/profile.json (through a temporary file, so that a
+// failed write leaves no half a file).
+Status Profile(const Executor& executor, const std::vector<HostTensor>& inputs, int invocations,
+               const char* numerics, const std::string& out_dir) {
+  const Graph& g = executor.graph();
+  std::vector<HostTensor> first(inputs.size());
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    const Tensor& t = g.tensors[g.inputs[k]];
+    first[k] = inputs[k];
+    first[k].shape = t.shape;
+    first[k].bytes.resize(static_cast<size_t>(t.num_elements()) * DTypeSize(t.dtype));
+  }
+  QAUDIT_ASSIGN_OR_RETURN(std::vector<Executor::OperatorTime> times, executor.ProfileOperators(first, invocations));
+  std::printf("operator times on sample 0 (%s numerics), median of %d invocations on one thread:\n%s", numerics,
+              invocations, Executor::OperatorTimesTable(g, times).c_str());
+  if (out_dir.empty()) return Status::Ok();
+  const std::string json =
+      "{\"numerics\":" + JsonString(numerics) + ",\"invocations\":" + std::to_string(invocations) +
+      ",\"operators\":" + JsonArray(times, [&](const Executor::OperatorTime& t) {
+        std::string names;
+        for (int i = t.op; i < t.op + t.fused_ops; ++i) names += (i > t.op ? "," : "") + JsonString(OpName(g.operators[i].kind));
+        int64_t macs = 0;
+        for (int i = t.op; i < t.op + t.fused_ops; ++i) macs += MultiplyAccumulates(g, g.operators[i]);
+        const Operator& last = g.operators[t.op + t.fused_ops - 1];
+        return "{\"index\":" + std::to_string(t.op) + ",\"operators\":[" + names + "],\"output_shape\":" +
+               JsonArray(g.tensors[last.outputs[0]].shape, [](int32_t d) { return std::to_string(d); }) +
+               ",\"macs\":" + std::to_string(macs) + ",\"median_us\":" + JsonNumber(t.median_us) + "}";
+      }) + "}\n";
+  const std::string path = out_dir + "/profile.json", partial = path + ".partial";
+  {
+    std::ofstream out(partial, std::ios::binary);
+    out << json;
+    if (!out.flush()) return Status::IOError(partial + ": cannot write");
+  }
+  std::error_code ec;
+  std::filesystem::rename(partial, path, ec);
+  if (ec) return Status::IOError(path + ": " + ec.message());
+  std::printf("operator times -> %s\n", path.c_str());
+  return Status::Ok();
 }
 
 }  // namespace
@@ -88,6 +134,7 @@ int Run(int argc, char** argv) {
   const std::string numerics_name = args.Value("--numerics", "tflite");
   const std::string threads_text = args.Value("--threads", "2");
   const std::string top_text = args.Value("--top", "0");
+  const std::string profile_text = args.Value("--profile", "0");
   const std::string labels_path = args.Value("--labels");
   const std::string preprocess_text = args.Value("--preprocess");
   const bool quiet = args.Flag("--quiet");
@@ -100,15 +147,19 @@ int Run(int argc, char** argv) {
   const std::string& model_path = (*positionals)[0];
   const auto numerics = NumericsFromName(numerics_name);
   if (!numerics) return Fail("run", Status::InvalidArgument("--numerics must be reference, tflite or xnnpack, not '" + numerics_name + "'"));
-  int threads = 0, top = 0;
+  int threads = 0, top = 0, profile = 0;
   try {
     threads = std::stoi(threads_text);
     top = std::stoi(top_text);
+    profile = std::stoi(profile_text);
   } catch (...) {
-    return Fail("run", Status::InvalidArgument("--threads and --top take whole numbers"));
+    return Fail("run", Status::InvalidArgument("--threads, --top and --profile take whole numbers"));
   }
   if (threads < 1 || threads > 256) return Fail("run", Status::InvalidArgument("--threads must be 1 to 256"));
-  if (out_dir.empty() && top == 0) return Fail("run", Status::InvalidArgument("give --output-dir DIR (or --top K)"));
+  if (profile < 0 || profile > 100000) return Fail("run", Status::InvalidArgument("--profile must be 0 to 100000"));
+  if (out_dir.empty() && top == 0 && profile == 0) {
+    return Fail("run", Status::InvalidArgument("give --output-dir DIR (or --top K, --profile N)"));
+  }
   const auto preprocess = ParsePreprocess(preprocess_text);
   if (!preprocess.ok()) return Fail("run", preprocess.status());
 
@@ -200,6 +251,10 @@ int Run(int argc, char** argv) {
   if (!quiet) {
     std::printf("ran %lld sample(s) with %s numerics on %d thread(s) in %.3f s\n", static_cast<long long>(samples),
                 NumericsName(*numerics), threads, seconds);
+  }
+  if (profile > 0 && samples > 0) {
+    Status s = Profile(**executor, inputs, profile, NumericsName(*numerics), out_dir);
+    if (!s.ok()) return Fail("run", s);
   }
   return kExitOk;
 }

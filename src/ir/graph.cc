@@ -102,6 +102,18 @@ const char* ActivationName(Activation a) {
   return "?";
 }
 
+int64_t MultiplyAccumulates(const Graph& graph, const Operator& op) {
+  const bool weighted = op.kind == OpKind::kConv2D || op.kind == OpKind::kDepthwiseConv2D ||
+                        op.kind == OpKind::kFullyConnected;
+  if (!weighted || op.inputs.size() < 2 || op.inputs[1] < 0 || op.outputs.empty() || op.outputs[0] < 0) return 0;
+  const Shape& w = graph.tensors[op.inputs[1]].shape;
+  const int64_t outputs = graph.tensors[op.outputs[0]].num_elements();
+  if (op.kind == OpKind::kFullyConnected) return w.size() == 2 ? outputs * w[1] : 0;
+  if (w.size() != 4) return 0;
+  // CONV_2D weights are [out][h][w][in]; DEPTHWISE_CONV_2D's [1][h][w][out], one input each.
+  return outputs * w[1] * w[2] * (op.kind == OpKind::kConv2D ? w[3] : 1);
+}
+
 const char* OpName(OpKind kind) {
   switch (kind) {
 #define QAUDIT_OP(kind, tflite_name, code, options) \

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "kernels/quantize.h"
@@ -404,6 +406,31 @@ Result<std::vector<Executor::OperatorTime>> Executor::ProfileOperators(const std
   used.push_back(std::move(arena));
   impl.ReturnArenas(used);
   return times;
+}
+
+std::string Executor::OperatorTimesTable(const Graph& graph, const std::vector<OperatorTime>& times) {
+  double total = 0;
+  for (const OperatorTime& t : times) total += t.median_us;
+  std::string table;
+  char line[256];
+  std::snprintf(line, sizeof line, "  %3s  %-32s %-18s %10s %9s %8s %6s\n", "op", "operator", "output", "MAC", "us",
+                "GMAC/s", "share");
+  table += line;
+  for (const OperatorTime& t : times) {
+    const Operator& first = graph.operators[t.op];
+    const Operator& last = graph.operators[t.op + t.fused_ops - 1];
+    std::string name = OpName(first.kind);
+    int64_t macs = MultiplyAccumulates(graph, first);
+    if (t.fused_ops > 1) name += std::string("+") + OpName(last.kind), macs += MultiplyAccumulates(graph, last);
+    const std::string shape = last.outputs.empty() ? "" : ShapeToString(graph.tensors[last.outputs[0]].shape);
+    std::snprintf(line, sizeof line, "  %3d  %-32s %-18s %10lld %9.2f %8.1f %5.1f%%\n", t.op, name.c_str(),
+                  shape.c_str(), static_cast<long long>(macs), t.median_us,
+                  macs > 0 && t.median_us > 0 ? macs / t.median_us / 1e3 : 0.0,
+                  total > 0 ? 100.0 * t.median_us / total : 0.0);
+    table += line;
+  }
+  std::snprintf(line, sizeof line, "  total %.1f us (sum of the medians)\n", total);
+  return table + line;
 }
 
 }  // namespace qaudit

@@ -126,6 +126,40 @@ TEST_F(CliTest, RunWritesOutputsAsNpy) {
   EXPECT_NE(wrong_dtype.output.find("--numerics must be"), std::string::npos);
 }
 
+// --profile: a table of the operators on stdout and the same as DIR/profile.json, one entry
+// per operator or fused pair, covering every operator once; a bad count is refused.
+TEST_F(CliTest, RunProfileTimesEveryOperator) {
+  QAUDIT_REQUIRE_FIXTURES();
+  const std::string model = testing::Fixture("tflite-micro/person_detect.tflite");
+  auto r = RunCli("run " + model + " --input " + testing::Fixture("tflite-micro/person.bmp") + " --output-dir " +
+                  dir_.string() + " --profile 3");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("median of 3 invocations"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("DEPTHWISE_CONV_2D"), std::string::npos) << r.output;
+  std::ifstream in(dir_ / "profile.json");
+  std::stringstream text;
+  text << in.rdbuf();
+  auto json = ParseJson(text.str());
+  ASSERT_TRUE(json.ok()) << json.status().message();
+  auto graph = ReadTfliteFile(model);
+  ASSERT_TRUE(graph.ok());
+  const JsonValue* operators = json->Find("operators");
+  ASSERT_NE(operators, nullptr);
+  size_t covered = 0;
+  for (const JsonValue& entry : operators->array) {
+    const JsonValue* index = entry.Find("index");
+    const JsonValue* names = entry.Find("operators");
+    ASSERT_TRUE(index && names && entry.Find("median_us") && entry.Find("macs"));
+    EXPECT_EQ(index->number, static_cast<double>(covered));
+    covered += names->array.size();
+  }
+  EXPECT_EQ(covered, graph->operators.size());
+  EXPECT_FALSE(fs::exists(dir_ / "profile.json.partial"));
+  auto bad = RunCli("run " + model + " --input " + testing::Fixture("tflite-micro/person.bmp") + " --profile -1");
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.output.find("--profile must be"), std::string::npos) << bad.output;
+}
+
 TEST_F(CliTest, RepairWritesAModelWithoutWarnings) {
   QAUDIT_REQUIRE_FIXTURES();
   const std::string fixed = (dir_ / "person_detect_fixed.tflite").string();
