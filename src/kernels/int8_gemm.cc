@@ -144,6 +144,32 @@ struct RowsOfA {
   int64_t segment_stride;
 };
 
+// Stores the first `valid` channels of one output row, kBlocks (2 or 4) vectors of
+// unclamped results, as bytes: narrowed together by saturating packs (vpmovdb costs two
+// uops per block), then clamped to each of `ranges` ranges (bounds[2r], bounds[2r + 1],
+// bytes). The signed saturation to int8 does not change values that ranges within int8
+// clamp afterwards.
+template <int kBlocks>
+QAUDIT_VNNI inline void StoreNarrowed(int8_t* dst, int valid, const __m512i* v, const __m512i* bounds, int ranges) {
+  static_assert(kBlocks == 2 || kBlocks == 4);
+  // Per 128-bit lane L the packs leave dword q = channels 4L..4L+3 of block q: this
+  // gathers each block's four dwords back in order.
+  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  const __m512i low = _mm512_packs_epi32(v[0], v[1]);
+  const __m512i high = kBlocks == 4 ? _mm512_packs_epi32(v[2], v[3]) : low;
+  __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(low, high));
+  for (int r = 0; r < ranges; ++r) bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, bounds[2 * r]), bounds[2 * r + 1]);
+  if constexpr (kBlocks == 4) {
+    if (valid == 4 * kBlock) {
+      _mm512_storeu_si512(dst, bytes);
+    } else {
+      _mm512_mask_storeu_epi8(dst, (__mmask64{1} << valid) - 1, bytes);
+    }
+  } else {
+    _mm256_mask_storeu_epi8(dst, static_cast<__mmask32>((uint64_t{1} << valid) - 1), _mm512_castsi512_si256(bytes));
+  }
+}
+
 // What a micro-kernel does with its accumulators: store them (Int8Gemm), or apply the
 // output stage in registers and store int8, so that they never go through memory.
 // The kPool epilogues also take the maximum of each group of four rows (a 2x2 window of a
@@ -228,13 +254,19 @@ QAUDIT_VNNI void MicroKernel(int rows, const uint8_t* const* row, const RowsOfA&
       for (int j = 0; j < kBlocks; ++j) _mm512_storeu_si512(o.acc + i * o.ldc + j * kBlock, sum[i][j]);
     }
   } else if constexpr (IsPool(E)) {
-    static_assert(kRows % 4 == 0);
+    static_assert(kRows % 4 == 0, "whole windows");
     constexpr Rounding R = RoundingOf(E);
-    const __m512i pool_min = _mm512_set1_epi32(o.pool_min), pool_max = _mm512_set1_epi32(o.pool_max);
+    // Per window and block the requantized maximum, before the clamps: the clamps are
+    // monotone, so the maximum of clamped values is the clamped maximum. Blocks narrow in
+    // pairs: an odd count gets a block of zeros, never stored.
+    constexpr int kNarrowed = kBlocks + kBlocks % 2;
+    __m512i pooled[kRows / 4][kNarrowed];
+    if constexpr (kNarrowed > kBlocks) {
+      for (int i = 0; i < kRows / 4; ++i) pooled[i][kBlocks] = _mm512_setzero_si512();
+    }
 #pragma GCC unroll 4
     for (int j = 0; j < kBlocks; ++j) {
       const int c = o.c0 + j * kBlock;
-      if (c >= o.n) break;
       const StageRegs stage = LoadStage<R>(*o.r, c);
       const __m512i safe_min = _mm512_loadu_si512(o.r->monotone_min.data() + c);
       const __m512i safe_max = _mm512_loadu_si512(o.r->monotone_max.data() + c);
@@ -244,28 +276,34 @@ QAUDIT_VNNI void MicroKernel(int rows, const uint8_t* const* row, const RowsOfA&
         const __m512i high = _mm512_max_epi32(_mm512_max_epi32(sum[i][j], sum[i + 1][j]),
                                               _mm512_max_epi32(sum[i + 2][j], sum[i + 3][j]));
         if (o.monotone) {
-          const __m512i v = ApplyStage<R>(stage, high);
-          StoreBytes(o.out[i] + c, o.n - c, _mm512_min_epi32(_mm512_max_epi32(v, pool_min), pool_max));
+          pooled[i / 4][j] = ApplyStageUnclamped<R>(stage, high);
           continue;
         }
         const __m512i low = _mm512_min_epi32(_mm512_min_epi32(sum[i][j], sum[i + 1][j]),
                                              _mm512_min_epi32(sum[i + 2][j], sum[i + 3][j]));
-        __m512i v;
         if (_mm512_cmpge_epi32_mask(low, safe_min) == 0xFFFF && _mm512_cmple_epi32_mask(high, safe_max) == 0xFFFF)
             [[likely]] {
-          v = ApplyStage<R>(stage, high);
+          pooled[i / 4][j] = ApplyStageUnclamped<R>(stage, high);
         } else {
-          v = _mm512_max_epi32(_mm512_max_epi32(ApplyStage<R>(stage, sum[i][j]), ApplyStage<R>(stage, sum[i + 1][j])),
-                               _mm512_max_epi32(ApplyStage<R>(stage, sum[i + 2][j]),
-                                                ApplyStage<R>(stage, sum[i + 3][j])));
+          pooled[i / 4][j] = _mm512_max_epi32(
+              _mm512_max_epi32(ApplyStageUnclamped<R>(stage, sum[i][j]), ApplyStageUnclamped<R>(stage, sum[i + 1][j])),
+              _mm512_max_epi32(ApplyStageUnclamped<R>(stage, sum[i + 2][j]),
+                               ApplyStageUnclamped<R>(stage, sum[i + 3][j])));
         }
-        StoreBytes(o.out[i] + c, o.n - c, _mm512_min_epi32(_mm512_max_epi32(v, pool_min), pool_max));
       }
     }
+    // The convolution's activation range, then the pool's.
+    const __m512i bounds[4] = {_mm512_set1_epi8(static_cast<int8_t>(o.r->act_min)),
+                               _mm512_set1_epi8(static_cast<int8_t>(o.r->act_max)),
+                               _mm512_set1_epi8(static_cast<int8_t>(o.pool_min)),
+                               _mm512_set1_epi8(static_cast<int8_t>(o.pool_max))};
+    const int valid = std::min(o.n - o.c0, kBlocks * kBlock);
+#pragma GCC unroll 6
+    for (int i = 0; i < kRows; i += 4) {
+      if (i >= rows) break;
+      StoreNarrowed<kNarrowed>(o.out[i] + o.c0, valid, pooled[i / 4], bounds, 2);
+    }
   } else if constexpr (kBlocks == 2 || kBlocks == 4) {
-    // Each row's blocks are adjacent in its output: narrowed together by saturating packs
-    // (vpmovdb costs two uops per block) and clamped once as bytes. The signed saturation
-    // to int8 does not change values clamped to [act_min, act_max] within it afterwards.
     // Blocks past n are computed from padding channels (multiplier 0) and not stored.
     constexpr Rounding R = RoundingOf(E);
 #pragma GCC unroll 4
@@ -274,11 +312,8 @@ QAUDIT_VNNI void MicroKernel(int rows, const uint8_t* const* row, const RowsOfA&
 #pragma GCC unroll 24
       for (int i = 0; i < kRows; ++i) sum[i][j] = ApplyStageUnclamped<R>(stage, sum[i][j]);
     }
-    const __m512i lo = _mm512_set1_epi8(static_cast<int8_t>(o.r->act_min));
-    const __m512i hi = _mm512_set1_epi8(static_cast<int8_t>(o.r->act_max));
-    // Per 128-bit lane L the packs leave dword q = channels 4L..4L+3 of block q: this
-    // gathers each block's four dwords back in order.
-    const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+    const __m512i bounds[2] = {_mm512_set1_epi8(static_cast<int8_t>(o.r->act_min)),
+                               _mm512_set1_epi8(static_cast<int8_t>(o.r->act_max))};
     const int valid = std::min(o.n - o.c0, kBlocks * kBlock);
     // Read before the stores, which may alias them.
     int8_t* dst[kRows];
@@ -287,20 +322,7 @@ QAUDIT_VNNI void MicroKernel(int rows, const uint8_t* const* row, const RowsOfA&
 #pragma GCC unroll 24
     for (int i = 0; i < kRows; ++i) {
       if (i >= rows) break;
-      const __m512i low = _mm512_packs_epi32(sum[i][0], sum[i][1]);
-      const __m512i high = kBlocks == 4 ? _mm512_packs_epi32(sum[i][kBlocks - 2], sum[i][kBlocks - 1]) : low;
-      __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(low, high));
-      bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, lo), hi);
-      if constexpr (kBlocks == 4) {
-        if (valid == 4 * kBlock) {
-          _mm512_storeu_si512(dst[i], bytes);
-        } else {
-          _mm512_mask_storeu_epi8(dst[i], (__mmask64{1} << valid) - 1, bytes);
-        }
-      } else {
-        _mm256_mask_storeu_epi8(dst[i], static_cast<__mmask32>((uint64_t{1} << valid) - 1),
-                                _mm512_castsi512_si256(bytes));
-      }
+      StoreNarrowed<kBlocks>(dst[i], valid, sum[i], bounds, 1);
     }
   } else {
     constexpr Rounding R = RoundingOf(E);
