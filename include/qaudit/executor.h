@@ -71,6 +71,7 @@ class Executor {
   struct OperatorTime {
     int op = 0;          // index in graph().operators
     int fused_ops = 1;   // 2: op ran fused with op + 1, whose time this includes
+    int64_t macs = 0;    // MultiplyAccumulates of the operators timed
     double median_us = 0;
   };
   Result<std::vector<OperatorTime>> ProfileOperators(const std::vector<HostTensor>& inputs, int runs) const;

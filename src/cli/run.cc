@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <span>
 #include <string>
 
 #include "cli/cli.h"
@@ -99,14 +100,13 @@ Status Profile(const Executor& executor, const std::vector<HostTensor>& inputs, 
   const std::string json =
       "{\"numerics\":" + JsonString(numerics) + ",\"invocations\":" + std::to_string(invocations) +
       ",\"operators\":" + JsonArray(times, [&](const Executor::OperatorTime& t) {
-        std::string names;
-        for (int i = t.op; i < t.op + t.fused_ops; ++i) names += (i > t.op ? "," : "") + JsonString(OpName(g.operators[i].kind));
-        int64_t macs = 0;
-        for (int i = t.op; i < t.op + t.fused_ops; ++i) macs += MultiplyAccumulates(g, g.operators[i]);
-        const Operator& last = g.operators[t.op + t.fused_ops - 1];
-        return "{\"index\":" + std::to_string(t.op) + ",\"operators\":[" + names + "],\"output_shape\":" +
+        const std::span<const Operator> timed(g.operators.data() + t.op, t.fused_ops);
+        const Operator& last = timed.back();
+        return "{\"index\":" + std::to_string(t.op) + ",\"operators\":" +
+               JsonArray(timed, [](const Operator& op) { return JsonString(OpName(op.kind)); }) +
+               ",\"output_shape\":" +
                JsonArray(g.tensors[last.outputs[0]].shape, [](int32_t d) { return std::to_string(d); }) +
-               ",\"macs\":" + std::to_string(macs) + ",\"median_us\":" + JsonNumber(t.median_us) + "}";
+               ",\"macs\":" + std::to_string(t.macs) + ",\"median_us\":" + JsonNumber(t.median_us) + "}";
       }) + "}\n";
   const std::string path = out_dir + "/profile.json", partial = path + ".partial";
   {

@@ -26,14 +26,16 @@ constexpr int kQuadBytes = kBlock * 4;  // one quad of taps for each channel of 
 
 int RoundUp(int x, int multiple) { return (x + multiple - 1) / multiple * multiple; }
 
-}  // namespace
-
-namespace {
-
 // See Int8Depthwise.
 int ChannelOfLane(int wide_channels, int vector, int lane) {
   if (vector * kBlock >= wide_channels) return vector * kBlock + lane;
   return vector / 4 * 64 + lane / 4 * 16 + vector % 4 * 4 + lane % 4;
+}
+
+// Of quad q, the bytes that hold taps (the filter's width may end inside it).
+uint32_t TapBytes(int filter_w, int q) {
+  const int taps = std::min(4, filter_w - 4 * q);
+  return taps == 4 ? 0xFFFFFFFFu : (1u << (8 * taps)) - 1;
 }
 
 }  // namespace
@@ -67,28 +69,31 @@ Int8Depthwise PrepareInt8Depthwise(const int8_t* w, const ConvGeometry& g, const
     }
   }
   d.requant = MakeInt8Requantization(in_lane_order);
+  d.input_zero_point = input_zero_point;
+  // Wide groups hold four vectors per column (their filters have one quad).
+  const int column = (d.wide_channels > 0 ? 4 : d.quads) * kBlock;
+  const uint32_t zp_bytes = static_cast<uint32_t>(static_cast<uint8_t>(input_zero_point + 128)) * 0x01010101u;
+  d.padding_row.resize(static_cast<size_t>(g.out_w) * column);
+  for (size_t i = 0; i < d.padding_row.size(); ++i) {
+    const int quad = static_cast<int>(i % column / kBlock % d.quads);
+    d.padding_row[i] = static_cast<int32_t>(zp_bytes & TapBytes(d.filter_w, quad));
+  }
   return d;
 }
 
 namespace {
 
 // The tap quads of the input rows one block of channels needs: a ring of `slots` rows
-// (enough for the rows of one window), each [out_w][quads][16] int32, and a row of
-// padding quads for the rows outside the image.
+// (enough for the rows of one window), each as Int8Depthwise::padding_row; rows outside
+// the image read that.
 struct QuadRows {
   int64_t row_ints = 0;
   int slots = 0;
-  std::vector<int32_t> data;     // [slots][row_ints]
-  std::vector<int> held;         // the input row in each slot, -1 for none
+  std::vector<int32_t> data;  // [slots][row_ints]
+  std::vector<int> held;      // the input row in each slot, -1 for none
   std::vector<const int32_t*> window;  // per filter row, the quads of the current output row's input row
-  std::vector<int32_t> padding;  // [row_ints]
+  const int32_t* padding = nullptr;
 };
-
-// Of quad q, the bytes that hold taps (the filter's width may end inside it).
-uint32_t TapBytes(int filter_w, int q) {
-  const int taps = std::min(4, filter_w - 4 * q);
-  return taps == 4 ? 0xFFFFFFFFu : (1u << (8 * taps)) - 1;
-}
 
 // 16 channels of one pixel as the low bytes of int32 lanes.
 template <bool kFull>
@@ -169,7 +174,7 @@ void SetWindowRows(const ConvGeometry& g, int oy, int filter_h, QuadRows& rows, 
   for (int ky = 0; ky < filter_h; ++ky) {
     const int iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
     if (iy < 0 || iy >= g.in_h) {
-      rows.window[ky] = rows.padding.data();
+      rows.window[ky] = rows.padding;
       continue;
     }
     const int slot = iy % rows.slots;
@@ -185,8 +190,8 @@ void SetWindowRows(const ConvGeometry& g, int oy, int filter_h, QuadRows& rows, 
 // Output channels [c, c + 16) of one image. kFilterH, kFilterW > 0 fix the filter at
 // compile time (3x3: its weights then stay in registers); kFull: all 16 channels exist.
 template <int kFilterH, int kFilterW, bool kFull, Rounding R>
-QAUDIT_VNNI void DepthwiseBlock(const ConvGeometry& g, const int8_t* image, int32_t in_zp, int c,
-                                const Int8Depthwise& w, QuadRows& rows, int8_t* out) {
+QAUDIT_VNNI void DepthwiseBlock(const ConvGeometry& g, const int8_t* image, int c, const Int8Depthwise& w,
+                                QuadRows& rows, int8_t* out) {
   static_assert(kFilterW == 0 || kFilterW <= 4, "one quad per filter row when the width is fixed");
   const int filter_h = kFilterH > 0 ? kFilterH : g.filter_h;
   const int quads = kFilterW > 0 ? 1 : w.quads;
@@ -201,7 +206,8 @@ QAUDIT_VNNI void DepthwiseBlock(const ConvGeometry& g, const int8_t* image, int3
   const StageRegs stage = LoadStage<R>(w.requant, c);
   std::fill(rows.held.begin(), rows.held.end(), -1);
   const auto build = [&](int iy, int32_t* dst) {
-    BuildQuads<kFilterW, kFull>(g, image + static_cast<int64_t>(iy) * g.in_w * g.in_c + c, valid, in_zp, quads, dst);
+    BuildQuads<kFilterW, kFull>(g, image + static_cast<int64_t>(iy) * g.in_w * g.in_c + c, valid, w.input_zero_point,
+                                quads, dst);
   };
   for (int oy = 0; oy < g.out_h; ++oy) {
     SetWindowRows(g, oy, filter_h, rows, build);
@@ -270,10 +276,10 @@ QAUDIT_VNNI void BuildWideQuads(const ConvGeometry& g, const int8_t* row, int32_
 }
 
 // Output channels [c, c + 64) of one image, a wide group. The four requantized vectors
-// narrow by saturating packs, which also undo the unpacks' lane order, and clamp as bytes.
+// narrow by saturating packs, which undo the unpacks' lane order, and clamp as bytes.
 template <int kFilterH, int kFilterW, Rounding R>
-QAUDIT_VNNI void DepthwiseWideGroup(const ConvGeometry& g, const int8_t* image, int32_t in_zp, int c,
-                                    const Int8Depthwise& w, QuadRows& rows, int8_t* out) {
+QAUDIT_VNNI void DepthwiseWideGroup(const ConvGeometry& g, const int8_t* image, int c, const Int8Depthwise& w,
+                                    QuadRows& rows, int8_t* out) {
   const int filter_h = kFilterH > 0 ? kFilterH : g.filter_h;
   const int v0 = c / kBlock;
   const int8_t* weights = w.packed.data() + static_cast<int64_t>(v0) * filter_h * kQuadBytes;
@@ -289,11 +295,11 @@ QAUDIT_VNNI void DepthwiseWideGroup(const ConvGeometry& g, const int8_t* image, 
     offset[k] = _mm512_loadu_si512(w.offset.data() + c + k * kBlock);
     stage[k] = LoadStage<R>(w.requant, c + k * kBlock);
   }
-  const __m512i lo = _mm512_set1_epi8(static_cast<char>(w.requant.act_min));
-  const __m512i hi = _mm512_set1_epi8(static_cast<char>(w.requant.act_max));
+  const __m512i bounds[2] = {_mm512_set1_epi8(static_cast<char>(w.requant.act_min)),
+                             _mm512_set1_epi8(static_cast<char>(w.requant.act_max))};
   std::fill(rows.held.begin(), rows.held.end(), -1);
   const auto build = [&](int iy, int32_t* dst) {
-    BuildWideQuads<kFilterW>(g, image + static_cast<int64_t>(iy) * g.in_w * g.in_c + c, in_zp, dst);
+    BuildWideQuads<kFilterW>(g, image + static_cast<int64_t>(iy) * g.in_w * g.in_c + c, w.input_zero_point, dst);
   };
   for (int oy = 0; oy < g.out_h; ++oy) {
     SetWindowRows(g, oy, filter_h, rows, build);
@@ -326,45 +332,29 @@ QAUDIT_VNNI void DepthwiseWideGroup(const ConvGeometry& g, const int8_t* image, 
       }
       __m512i v[4];
       for (int k = 0; k < 4; ++k) v[k] = ApplyStageUnclamped<R>(stage[k], acc[k]);
-      const __m512i bytes = _mm512_packs_epi16(_mm512_packs_epi32(v[0], v[1]), _mm512_packs_epi32(v[2], v[3]));
-      _mm512_storeu_si512(o, _mm512_min_epi8(_mm512_max_epi8(bytes, lo), hi));
+      StoreNarrowed<4, /*kReorder=*/false>(o, 64, v, bounds, 1);
     }
   }
 }
 
 template <int kFilterH, int kFilterW, Rounding R>
-void DepthwiseImage(const ConvGeometry& g, const int8_t* image, int32_t in_zp, const Int8Depthwise& w,
-                    QuadRows& rows, int8_t* out) {
+void DepthwiseImage(const ConvGeometry& g, const int8_t* image, const Int8Depthwise& w, QuadRows& rows, int8_t* out) {
   int c = 0;
-  for (; c < w.wide_channels; c += 64) DepthwiseWideGroup<kFilterH, kFilterW, R>(g, image, in_zp, c, w, rows, out);
-  for (; c + kBlock <= g.out_c; c += kBlock) {
-    DepthwiseBlock<kFilterH, kFilterW, true, R>(g, image, in_zp, c, w, rows, out);
-  }
-  if (c < g.out_c) DepthwiseBlock<kFilterH, kFilterW, false, R>(g, image, in_zp, c, w, rows, out);
+  for (; c < w.wide_channels; c += 64) DepthwiseWideGroup<kFilterH, kFilterW, R>(g, image, c, w, rows, out);
+  for (; c + kBlock <= g.out_c; c += kBlock) DepthwiseBlock<kFilterH, kFilterW, true, R>(g, image, c, w, rows, out);
+  if (c < g.out_c) DepthwiseBlock<kFilterH, kFilterW, false, R>(g, image, c, w, rows, out);
 }
 
 }  // namespace
 
-void DepthwiseConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const Int8Depthwise& w,
-                           int8_t* out) {
+void DepthwiseConvInt8Vnni(const ConvGeometry& g, const int8_t* in, const Int8Depthwise& w, int8_t* out) {
   thread_local QuadRows rows;
-  // Wide groups hold four vectors per column (their filters have one quad).
-  rows.row_ints = static_cast<int64_t>(g.out_w) * (w.wide_channels > 0 ? 4 : w.quads) * kBlock;
+  rows.row_ints = static_cast<int64_t>(w.padding_row.size());
   rows.slots = (g.filter_h - 1) * g.dilation_h + 1;
   rows.data.resize(static_cast<size_t>(rows.slots * rows.row_ints));
   rows.held.resize(rows.slots);
   rows.window.resize(g.filter_h);
-  rows.padding.resize(rows.row_ints);
-  // Every tap of a padding row reads the zero point, + 128: per quad of a column the same
-  // 16 lanes, so one column is filled and copied along the row.
-  const uint32_t zp_bytes = static_cast<uint32_t>(static_cast<uint8_t>(in_zp + 128)) * 0x01010101u;
-  const int64_t column = g.out_w > 0 ? rows.row_ints / g.out_w : 0;
-  for (int64_t i = 0; i < column; ++i) {
-    rows.padding[i] = static_cast<int32_t>(zp_bytes & TapBytes(g.filter_w, static_cast<int>(i / kBlock % w.quads)));
-  }
-  for (int64_t i = column; i < rows.row_ints; i += column) {
-    std::copy_n(rows.padding.begin(), column, rows.padding.begin() + i);
-  }
+  rows.padding = w.padding_row.data();
   const int64_t in_image = static_cast<int64_t>(g.in_h) * g.in_w * g.in_c;
   const int64_t out_image = static_cast<int64_t>(g.out_h) * g.out_w * g.out_c;
   for (int b = 0; b < g.batch; ++b) {
@@ -372,9 +362,9 @@ void DepthwiseConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_z
       constexpr Rounding kRounding = decltype(rounding)::value;
       if constexpr (kRounding != Rounding::kInt64) {  // 16x8 only; never here
         if (g.filter_h == 3 && g.filter_w == 3) {
-          DepthwiseImage<3, 3, kRounding>(g, in + b * in_image, in_zp, w, rows, out + b * out_image);
+          DepthwiseImage<3, 3, kRounding>(g, in + b * in_image, w, rows, out + b * out_image);
         } else {
-          DepthwiseImage<0, 0, kRounding>(g, in + b * in_image, in_zp, w, rows, out + b * out_image);
+          DepthwiseImage<0, 0, kRounding>(g, in + b * in_image, w, rows, out + b * out_image);
         }
       }
     });

@@ -35,9 +35,13 @@ struct Int8Depthwise {
   int channels = 0, filter_h = 0, filter_w = 0;
   int quads = 0;                // groups of four filter columns: ceil(filter_w / 4)
   int wide_channels = 0;
+  int32_t input_zero_point = 0;
   std::vector<int8_t> packed;   // [vector][filter_h][quads][16 lanes][4 taps], zero-padded
   std::vector<int32_t> offset;  // [vector][16 lanes]
   Int8Requantization requant;   // its channels in the lanes' order
+  // The quads of an input row outside the image (every tap the zero point, + 128), one
+  // column per output column: [out_w][4 vectors if wide_channels, else quads][16 lanes].
+  std::vector<int32_t> padding_row;
 };
 // `w` as TFLite stores it, [filter_h][filter_w][channels] (int8, symmetric); `bias` may be
 // null; `stage` as Int8Requantization requires, for g.out_c channels.
@@ -45,8 +49,7 @@ Int8Depthwise PrepareInt8Depthwise(const int8_t* w, const ConvGeometry& g, const
                                    int32_t input_zero_point, const OutputStage& stage);
 
 // REQUIRES: g.depth_multiplier == 1, `d` prepared for g.
-void DepthwiseConvInt8Vnni(const ConvGeometry& g, const int8_t* in, int32_t in_zp, const Int8Depthwise& d,
-                           int8_t* out);
+void DepthwiseConvInt8Vnni(const ConvGeometry& g, const int8_t* in, const Int8Depthwise& d, int8_t* out);
 
 }  // namespace qaudit::kernels
 

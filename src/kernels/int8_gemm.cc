@@ -144,32 +144,6 @@ struct RowsOfA {
   int64_t segment_stride;
 };
 
-// Stores the first `valid` channels of one output row, kBlocks (2 or 4) vectors of
-// unclamped results, as bytes: narrowed together by saturating packs (vpmovdb costs two
-// uops per block), then clamped to each of `ranges` ranges (bounds[2r], bounds[2r + 1],
-// bytes). The signed saturation to int8 does not change values that ranges within int8
-// clamp afterwards.
-template <int kBlocks>
-QAUDIT_VNNI inline void StoreNarrowed(int8_t* dst, int valid, const __m512i* v, const __m512i* bounds, int ranges) {
-  static_assert(kBlocks == 2 || kBlocks == 4);
-  // Per 128-bit lane L the packs leave dword q = channels 4L..4L+3 of block q: this
-  // gathers each block's four dwords back in order.
-  const __m512i order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
-  const __m512i low = _mm512_packs_epi32(v[0], v[1]);
-  const __m512i high = kBlocks == 4 ? _mm512_packs_epi32(v[2], v[3]) : low;
-  __m512i bytes = _mm512_permutexvar_epi32(order, _mm512_packs_epi16(low, high));
-  for (int r = 0; r < ranges; ++r) bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, bounds[2 * r]), bounds[2 * r + 1]);
-  if constexpr (kBlocks == 4) {
-    if (valid == 4 * kBlock) {
-      _mm512_storeu_si512(dst, bytes);
-    } else {
-      _mm512_mask_storeu_epi8(dst, (__mmask64{1} << valid) - 1, bytes);
-    }
-  } else {
-    _mm256_mask_storeu_epi8(dst, static_cast<__mmask32>((uint64_t{1} << valid) - 1), _mm512_castsi512_si256(bytes));
-  }
-}
-
 // What a micro-kernel does with its accumulators: store them (Int8Gemm), or apply the
 // output stage in registers and store int8, so that they never go through memory.
 // The kPool epilogues also take the maximum of each group of four rows (a 2x2 window of a

@@ -1,7 +1,7 @@
 // The int8 kernels' output stage (output_stage.h) on AVX-512 vectors of 16 int32
 // accumulators, with the per-channel parameters of Int8Requantization: shared by the GEMM
-// (int8_gemm.cc) and the depthwise convolution (depthwise_int8_avx512.cc). Inline, for
-// the callers' AVX-512 VNNI targets.
+// (int8_gemm.cc) and the depthwise convolution (depthwise_int8_avx512.cc), with the
+// narrowing of results to bytes. Inline, for the callers' AVX-512 VNNI targets.
 #ifndef QAUDIT_SRC_KERNELS_OUTPUT_STAGE_AVX512_H_
 #define QAUDIT_SRC_KERNELS_OUTPUT_STAGE_AVX512_H_
 
@@ -135,6 +135,36 @@ QAUDIT_OUTPUT_STAGE_TARGET inline void StoreBytes(int8_t* o, int valid, __m512i 
     _mm_storeu_si128(reinterpret_cast<__m128i*>(o), bytes);
   } else {
     _mm_mask_storeu_epi8(o, static_cast<__mmask16>((1u << valid) - 1), bytes);
+  }
+}
+
+// Stores the first `valid` channels of one output row, kBlocks (2 or 4) vectors of
+// unclamped results, as bytes: narrowed together by saturating packs (vpmovdb costs two
+// uops per block), then clamped to each of `ranges` ranges (bounds[2r], bounds[2r + 1],
+// bytes). The signed saturation to int8 does not change values that ranges within int8
+// clamp afterwards. Per 128-bit lane L the packs leave dword q = lanes 4L..4L+3 of vector
+// q; kReorder gathers each vector's dwords back in order, while callers whose vectors
+// hold their channels in that interleaved order already (the depthwise kernel's unpacks)
+// store the packs as they are.
+template <int kBlocks, bool kReorder = true>
+QAUDIT_OUTPUT_STAGE_TARGET inline void StoreNarrowed(int8_t* dst, int valid, const __m512i* v, const __m512i* bounds,
+                                                     int ranges) {
+  static_assert(kBlocks == 2 || kBlocks == 4);
+  const __m512i low = _mm512_packs_epi32(v[0], v[1]);
+  const __m512i high = kBlocks == 4 ? _mm512_packs_epi32(v[2], v[3]) : low;
+  __m512i bytes = _mm512_packs_epi16(low, high);
+  if constexpr (kReorder) {
+    bytes = _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15), bytes);
+  }
+  for (int r = 0; r < ranges; ++r) bytes = _mm512_min_epi8(_mm512_max_epi8(bytes, bounds[2 * r]), bounds[2 * r + 1]);
+  if constexpr (kBlocks == 4) {
+    if (valid == 4 * kBlock) {
+      _mm512_storeu_si512(dst, bytes);
+    } else {
+      _mm512_mask_storeu_epi8(dst, (__mmask64{1} << valid) - 1, bytes);
+    }
+  } else {
+    _mm256_mask_storeu_epi8(dst, static_cast<__mmask32>((uint64_t{1} << valid) - 1), _mm512_castsi512_si256(bytes));
   }
 }
 

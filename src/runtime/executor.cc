@@ -101,6 +101,14 @@ struct Executor::Impl {
     return Workspace(std::move(data));
   }
 
+  // Input k's bytes of `sample` (at sample * size in inputs[k]) into its slot in `arena`.
+  void CopyInputs(const std::vector<const uint8_t*>& inputs, int64_t sample, std::vector<uint8_t>& arena) const {
+    for (size_t k = 0; k < graph.inputs.size(); ++k) {
+      const size_t n = ByteSize(graph.tensors[graph.inputs[k]]);
+      if (n > 0) std::memcpy(arena.data() + arena_offset[graph.inputs[k]], inputs[k] + sample * n, n);
+    }
+  }
+
   // Runs samples [first, first + ws.size()) of a batch, sample first + s in arenas[s]
   // (seen through ws[s]): input k's bytes are taken at offset sample * size. Operators
   // run sample by sample, except those with a block form, which run once for the whole
@@ -110,12 +118,7 @@ struct Executor::Impl {
                 const std::vector<const uint8_t*>& inputs, int64_t first, const std::vector<uint8_t*>& outputs,
                 bool fuse) const {
     const size_t samples = ws.size();
-    for (size_t s = 0; s < samples; ++s) {
-      for (size_t k = 0; k < graph.inputs.size(); ++k) {
-        const size_t n = ByteSize(graph.tensors[graph.inputs[k]]);
-        if (n > 0) std::memcpy(arenas[s].data() + arena_offset[graph.inputs[k]], inputs[k] + (first + s) * n, n);
-      }
-    }
+    for (size_t s = 0; s < samples; ++s) CopyInputs(inputs, first + s, arenas[s]);
     for (size_t op = 0; op < evals.size();) {
       if (block_evals[op] && samples > 1) {
         block_evals[op](ws);
@@ -378,15 +381,16 @@ Result<std::vector<Executor::OperatorTime>> Executor::ProfileOperators(const std
   const Graph& g = impl.graph;
   std::vector<uint8_t> arena = impl.NewArena();
   const Workspace ws = impl.MakeWorkspace(arena);
-  for (size_t k = 0; k < g.inputs.size(); ++k) {
-    const size_t n = ByteSize(g.tensors[g.inputs[k]]);
-    if (n > 0) std::memcpy(arena.data() + impl.arena_offset[g.inputs[k]], inputs[k].bytes.data(), n);
-  }
+  std::vector<const uint8_t*> input_bytes;
+  for (const HostTensor& t : inputs) input_bytes.push_back(t.bytes.data());
+  impl.CopyInputs(input_bytes, 0, arena);
   // The operators in the order and grouping RunBlock runs one sample in.
   std::vector<OperatorTime> times;
   for (size_t i = 0; i < impl.evals.size(); ++i) {
     const bool fused = impl.fused_evals[i] && i + 1 < impl.evals.size();
-    times.push_back({static_cast<int>(i), fused ? 2 : 1, 0.0});
+    OperatorTime t{static_cast<int>(i), fused ? 2 : 1, MultiplyAccumulates(g, g.operators[i]), 0.0};
+    if (fused) t.macs += MultiplyAccumulates(g, g.operators[i + 1]);
+    times.push_back(t);
     i += fused;
   }
   std::vector<std::vector<double>> samples(times.size());
@@ -420,12 +424,11 @@ std::string Executor::OperatorTimesTable(const Graph& graph, const std::vector<O
     const Operator& first = graph.operators[t.op];
     const Operator& last = graph.operators[t.op + t.fused_ops - 1];
     std::string name = OpName(first.kind);
-    int64_t macs = MultiplyAccumulates(graph, first);
-    if (t.fused_ops > 1) name += std::string("+") + OpName(last.kind), macs += MultiplyAccumulates(graph, last);
+    if (t.fused_ops > 1) name += std::string("+") + OpName(last.kind);
     const std::string shape = last.outputs.empty() ? "" : ShapeToString(graph.tensors[last.outputs[0]].shape);
     std::snprintf(line, sizeof line, "  %3d  %-32s %-18s %10lld %9.2f %8.1f %5.1f%%\n", t.op, name.c_str(),
-                  shape.c_str(), static_cast<long long>(macs), t.median_us,
-                  macs > 0 && t.median_us > 0 ? macs / t.median_us / 1e3 : 0.0,
+                  shape.c_str(), static_cast<long long>(t.macs), t.median_us,
+                  t.macs > 0 && t.median_us > 0 ? t.macs / t.median_us / 1e3 : 0.0,
                   total > 0 ? 100.0 * t.median_us / total : 0.0);
     table += line;
   }

@@ -485,7 +485,7 @@ Result<EvalFn> PrepareConvLike(const PrepareContext& ctx, bool depthwise) {
     const kernels::Int8Depthwise prepared =
         kernels::PrepareInt8Depthwise(w.data_as<int8_t>(), g, ConstantBias(ctx), in_zp, stage);
     return EvalFn([=](const Workspace& ws) {
-      kernels::DepthwiseConvInt8Vnni(g, ws.Get<int8_t>(in_t), in_zp, prepared, ws.Mutable<int8_t>(out_t));
+      kernels::DepthwiseConvInt8Vnni(g, ws.Get<int8_t>(in_t), prepared, ws.Mutable<int8_t>(out_t));
     });
   }
   const std::vector<int16_t> w16 = CenteredWeightsOf(w);

@@ -267,7 +267,7 @@ TEST(Int8GemmTest, DepthwiseMatchesReference) {
     const std::vector<int16_t> w16 = CenteredWeights(w.data(), static_cast<int64_t>(w.size()), 0);
     DepthwiseConvQuantized<int8_t, int32_t, int32_t, int8_t>(g, in.data(), in_zp, w16.data(), b, stage,
                                                              expected.data());
-    DepthwiseConvInt8Vnni(g, in.data(), in_zp, PrepareInt8Depthwise(w.data(), g, b, in_zp, stage), got.data());
+    DepthwiseConvInt8Vnni(g, in.data(), PrepareInt8Depthwise(w.data(), g, b, in_zp, stage), got.data());
     ASSERT_EQ(got, expected) << "trial " << trial << " rounding " << RoundingName(rounding) << " in " << g.in_h << "x"
                              << g.in_w << "x" << g.in_c << " filter " << g.filter_h << "x" << g.filter_w;
   }
